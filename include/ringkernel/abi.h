@@ -20,9 +20,13 @@
 #ifdef __cplusplus
 #define RK_STATIC_ASSERT(c, m) static_assert(c, m)
 #define RK_ALIGNAS(n) alignas(n)
+/* C++ (nvcc, the Python-free C++ users) sees private atomic fields as plain ones of the same layout; only
+ * the library's C code touches them. */
+#define RK_ATOMIC(T) T
 #else
 #define RK_STATIC_ASSERT(c, m) _Static_assert(c, m)
 #define RK_ALIGNAS(n) _Alignas(n)
+#define RK_ATOMIC(T) _Atomic T
 #endif
 
 /** Version of this ABI. Stored in every envelope and control block; bumped on any layout change. */
@@ -199,7 +203,7 @@ typedef struct rk_control_block {
     uint64_t last_hlc_physical; /* physical part of the kernel's last HLC stamp; kernel writes */
     uint32_t last_hlc_logical;  /* logical part of it; kernel writes (may be read torn: advisory only) */
     uint32_t reserved0;      /* zero */
-    uint64_t reserved[4];    /* zero; room for later fields without a layout change */
+    uint64_t reserved[3];    /* zero; room for later fields without a layout change */
 } rk_control_block;
 
 RK_STATIC_ASSERT(sizeof(rk_control_block) == 128, "rk_control_block is 128 bytes");

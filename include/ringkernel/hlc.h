@@ -24,8 +24,10 @@
 #ifndef RINGKERNEL_HLC_H
 #define RINGKERNEL_HLC_H
 
-#include <stdatomic.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdatomic.h>
+#endif
 
 #include "ringkernel/abi.h"
 
@@ -40,7 +42,11 @@ extern "C" {
 typedef uint64_t (*rk_hlc_physical_fn)(void *arg);
 
 typedef struct rk_hlc_clock {
+#ifdef __cplusplus
+    unsigned char lock;           /* private (atomic_flag in C: one byte with gcc and clang) */
+#else
     atomic_flag lock;             /* private: guards last (both parts change together) */
+#endif
     rk_hlc_ts last;               /* private: the last timestamp issued or merged */
     uint64_t max_offset_ns;       /* read-only after init: 0 disables the skew check */
     rk_hlc_physical_fn physical;  /* read-only after init */
@@ -64,7 +70,9 @@ uint64_t rk_hlc_physical_now(void);
 
 /**
  * Ticks the clock for a send or local event and stores the new timestamp in *out. Every call returns a
- * timestamp greater than any the clock issued or merged before. Returns 0, or RK_EINVAL on NULL arguments.
+ * timestamp greater than any the clock issued or merged before. Returns 0; RK_EINVAL on NULL arguments;
+ * RK_EOVERFLOW if no greater timestamp exists (physical UINT64_MAX and logical UINT32_MAX: only an injected
+ * clock or a hostile remote stamp gets there), leaving the clock unchanged.
  */
 int rk_hlc_now(rk_hlc_clock *c, rk_hlc_ts *out);
 
@@ -72,7 +80,7 @@ int rk_hlc_now(rk_hlc_clock *c, rk_hlc_ts *out);
  * Merges a received timestamp (receive event) and stores the new local timestamp, greater than both the
  * clock's previous one and *remote, in *out (out may be NULL). Returns 0; RK_EINVAL on NULL c or remote;
  * RK_ECLOCK if remote->physical exceeds the local physical time by more than max_offset_ns (the clock is
- * left unchanged).
+ * left unchanged); RK_EOVERFLOW as rk_hlc_now.
  */
 int rk_hlc_update(rk_hlc_clock *c, const rk_hlc_ts *remote, rk_hlc_ts *out);
 

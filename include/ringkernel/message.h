@@ -60,7 +60,7 @@ int rk_envelope_check(const rk_envelope *e, uint32_t slot_size);
 
 /**
  * Checks that a payload of len bytes fits a slot of slot_size bytes. Returns 0, or RK_EMSGSIZE with the
- * sizes in rk_last_error().
+ * sizes in rk_last_error() (also when the slot cannot hold an envelope).
  */
 int rk_payload_check(size_t len, uint32_t slot_size);
 

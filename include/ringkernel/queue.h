@@ -28,7 +28,6 @@
 #ifndef RINGKERNEL_QUEUE_H
 #define RINGKERNEL_QUEUE_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,7 +57,7 @@ extern "C" {
  */
 typedef struct rk_queue {
     rk_queue_header *hdr;      /* the shared region */
-    _Atomic uint64_t *seq;     /* per-slot sequence numbers (MPSC), else NULL */
+    RK_ATOMIC(uint64_t) *seq;  /* per-slot sequence numbers (MPSC), else NULL */
     uint8_t *slots;            /* slot 0 */
     uint32_t mask;             /* copy of hdr->mask */
     uint32_t slot_size;        /* copy of hdr->slot_size */

@@ -58,6 +58,13 @@ typedef struct rk_backend_ops {
     void (*notify)(rk_kernel *k);
 
     /**
+     * Called after the host consumed K2H messages (rk_recv and its variants). Lets a backend whose kernel
+     * waits for K2H room (CPU workers park such an actor instead of blocking) resume it. May be NULL. Must
+     * be cheap: it is on the receive path.
+     */
+    void (*notify_k2h)(rk_kernel *k);
+
+    /**
      * Waits up to timeout_ns for the kernel to reach STOPPED or FAILED after the core set
      * cb->terminate. Returns 0, RK_ENOTRESPONDING on timeout.
      */
@@ -75,6 +82,25 @@ typedef struct rk_backend_ops {
 
 /** The backend table for a kind, or NULL if it is not compiled in (backend.c: the only place). */
 const rk_backend_ops *rk__backend_ops(rk_backend_kind kind);
+
+/**
+ * The kind RK_BACKEND_AUTO resolves to on this machine: the first available of CUDA, Vulkan, CPU
+ * (backend.c). Never AUTO; CPU when nothing else is available.
+ */
+rk_backend_kind rk__backend_auto(void);
+
+/**
+ * Resolves a CPU actor for launch (registry.c). Returns 0 with *out filled (out->name points into the
+ * registry: copy it before rk_actor_unregister can run); RK_ENOENT if no actor has that name; RK_EEXIST if
+ * two different definitions claimed the name (a duplicate RK_REGISTER_ACTOR, recorded at registration).
+ */
+int rk__actor_resolve(const char *name, rk_actor_def *out);
+
+/**
+ * Registers a built-in actor (echo, counter). A user registration of the same name wins, whichever comes
+ * first: the built-in is then skipped, or replaced. Returns 0 or RK_EINVAL/RK_ELIMIT as rk_actor_register.
+ */
+int rk__actor_register_builtin(const rk_actor_def *def);
 
 struct rk_kernel {
     rk_runtime *rt;
@@ -94,11 +120,13 @@ struct rk_kernel {
     _Atomic uint64_t sent;          /* H2K publications (relaxed; read by stats) */
     _Atomic uint64_t received;      /* K2H consumptions */
     _Atomic uint64_t host_dropped;  /* replies dropped by rk_call (wrong correlation id) */
-    uint64_t next_seq;              /* sender's sequence number (send thread only; MPSC: atomic add) */
-    rk_envelope *reserved_env;      /* open zero-copy send reservation */
+    _Atomic uint32_t inflight;      /* sends between their closing check and their publication (K1) */
+    _Atomic uint64_t next_seq;      /* sender's sequence number (SPSC: load+store; MPSC: fetch_add) */
+    rk_envelope *reserved_env;      /* open zero-copy send reservation (SPSC; MPSC keeps it per thread) */
     uint64_t reserved_pos;
     int peeked;                     /* open zero-copy receive */
-    int64_t launch_ns, stop_ns;     /* rk_monotonic_ns at launch and at stop */
+    int64_t launch_ns;              /* rk_monotonic_ns at launch; written before the kernel is shared */
+    _Atomic int64_t stop_ns;        /* rk_monotonic_ns when the host saw it stop; 0 while running */
     _Atomic int stop_reported;      /* on_stop was called */
     struct rk_kernel *next;         /* runtime's list, under rt->lock */
 };
@@ -111,7 +139,22 @@ struct rk_runtime {
     pthread_mutex_t lock;           /* guards kernels and next_kernel_id */
     rk_kernel *kernels;
     uint32_t next_kernel_id;        /* starts at 1: kernel id 0 is the host */
+    struct rk_runtime *live_next;   /* the live-runtime set (runtime.c), under its global lock */
 };
+
+/*
+ * Shared control-block words. abi.h declares them as plain integers (nvcc compiles it too); the host reaches
+ * them only through these casts and atomic_*_explicit, field by field (never a copy of the block). Sound on
+ * every platform we build for: _Atomic uint32_t/int32_t/uint64_t have the size and alignment of the plain
+ * types and are lock-free (asserted below), so an access through the cast is one ordinary atomic
+ * instruction on the same word that the other side (a device, a worker thread) reads or writes.
+ */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2, "shared words must be lock-free");
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t) && sizeof(_Atomic uint64_t) == sizeof(uint64_t),
+               "atomic and plain words share a layout");
+static inline _Atomic uint32_t *rk__a32(uint32_t *p) { return (_Atomic uint32_t *)p; }
+static inline _Atomic int32_t *rk__ai32(int32_t *p) { return (_Atomic int32_t *)p; }
+static inline _Atomic uint64_t *rk__a64(uint64_t *p) { return (_Atomic uint64_t *)p; }
 
 /** Number of online CPU cores (at least 1). */
 int rk__cpu_count(void);

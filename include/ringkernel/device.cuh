@@ -1,0 +1,560 @@
+/* device.cuh - the device side of RingKernel: write a GPU actor as a __device__ handler.
+ *
+ *     #include <ringkernel/device.cuh>
+ *     __device__ int add_one(rk_ctx *ctx, const rk_envelope *env, const void *payload) {
+ *         uint64_t v = *(const uint64_t *)payload + 1;
+ *         return rk_reply(ctx, env->type_id, &v, sizeof v);
+ *     }
+ *     RK_DEVICE_ACTOR(add_one, add_one, 0)
+ *
+ * RK_DEVICE_ACTOR wraps the handler in the persistent loop (rk__device_loop below) and registers it with
+ * the CUDA backend under the given name at program start. The host then launches it with
+ * rk_kernel_launch(rt, "add_one", ...) on a CUDA runtime.
+ *
+ * The loop (one step per batch; the coordinator is thread 0 of block 0):
+ *   1. coordinator: read terminate/pause (acquire), read H2K head (acquire), pick n messages such that K2H
+ *      has room for n replies; decide stop = terminate && H2K empty. Publish the decision in `step`.
+ *   2. barrier (block, or grid when launched cooperatively): every thread sees the same decision, so every
+ *      block leaves at the same step and no block is left waiting in a barrier.
+ *   3. thread i of the grid takes message i of the batch: merges its HLC stamp (atomic max), barrier,
+ *      coordinator derives the batch's HLC, barrier, thread i runs the handler in place on the H2K slot.
+ *      Its reply, if any, is written in place into K2H slot k2h_base + i (one reply per message, so
+ *      replies keep the order of their requests).
+ *   4. barrier; coordinator publishes K2H head = k2h_base + (1 + last replying index) with a release store
+ *      (gaps left by messages that did not reply are marked RK_ENV_SYSTEM skip envelopes, which the host
+ *      consumes silently), releases the H2K slots (tail, release), updates the control block counters.
+ * Idle steps back off with __nanosleep (growing to 4 us), so an idle actor does not hammer PCIe.
+ *
+ * Rules for handlers: one reply per message (rk_reply or rk_reply_reserve); a handler must not use
+ * rk_grid_sync (not every thread has a message); return 0, or a negative RK_E* code (counted, and sent
+ * back as an error reply to requests), or RK_EFAULT to fail the kernel.
+ */
+#ifndef RINGKERNEL_DEVICE_CUH
+#define RINGKERNEL_DEVICE_CUH
+
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "ringkernel/abi.h"
+#include "ringkernel/cuda.h"
+#include "ringkernel/error.h"
+
+/* ---- Memory-ordering primitives (system scope: the host reads and writes these words) ------------- */
+
+__device__ __forceinline__ uint64_t rk_ld_acquire_sys_u64(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ uint32_t rk_ld_acquire_sys_u32(const uint32_t *p)
+{
+    uint32_t v;
+    asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ void rk_st_release_sys_u64(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void rk_st_release_sys_u32(uint32_t *p, uint32_t v)
+{
+    asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ void rk_st_relaxed_sys_u64(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+__device__ __forceinline__ void rk_st_relaxed_sys_u32(uint32_t *p, uint32_t v)
+{
+    asm volatile("st.relaxed.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+/** %globaltimer: nanoseconds, device clock (coarse on some GPUs; HLC logical counters absorb that). */
+__device__ __forceinline__ uint64_t rk_globaltimer(void)
+{
+    uint64_t t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+/* ---- Indices, barriers, shared memory ------------------------------------------------------------ */
+
+__device__ __forceinline__ unsigned rk_thread_idx(void) { return threadIdx.x; }
+__device__ __forceinline__ unsigned rk_block_idx(void) { return blockIdx.x; }
+__device__ __forceinline__ unsigned rk_block_dim(void) { return blockDim.x; }
+__device__ __forceinline__ unsigned rk_grid_dim(void) { return gridDim.x; }
+__device__ __forceinline__ unsigned rk_global_idx(void) { return blockIdx.x * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ unsigned rk_global_size(void) { return gridDim.x * blockDim.x; }
+__device__ __forceinline__ unsigned rk_lane_idx(void) { return threadIdx.x & 31u; }
+__device__ __forceinline__ unsigned rk_warp_idx(void) { return threadIdx.x >> 5; }
+
+__device__ __forceinline__ void rk_block_sync(void) { __syncthreads(); }
+
+/** Dynamic shared memory of the block (the launch's shmem bytes). */
+__device__ __forceinline__ void *rk_shared_mem(void)
+{
+    extern __shared__ __align__(16) unsigned char rk__dyn_smem[];
+    return rk__dyn_smem;
+}
+
+/* ---- Warp operations ------------------------------------------------------------------------------ */
+
+#define RK_FULL_MASK 0xffffffffu
+
+__device__ __forceinline__ uint32_t rk_warp_ballot(int pred) { return __ballot_sync(RK_FULL_MASK, pred); }
+__device__ __forceinline__ int rk_warp_any(int pred) { return __any_sync(RK_FULL_MASK, pred); }
+__device__ __forceinline__ int rk_warp_all(int pred) { return __all_sync(RK_FULL_MASK, pred); }
+__device__ __forceinline__ float rk_warp_shfl_f32(float v, int lane) { return __shfl_sync(RK_FULL_MASK, v, lane); }
+__device__ __forceinline__ uint32_t rk_warp_shfl_u32(uint32_t v, int lane)
+{
+    return __shfl_sync(RK_FULL_MASK, v, lane);
+}
+__device__ __forceinline__ float rk_warp_shfl_down_f32(float v, unsigned d)
+{
+    return __shfl_down_sync(RK_FULL_MASK, v, d);
+}
+__device__ __forceinline__ float rk_warp_reduce_add_f32(float v)
+{
+    for (unsigned d = 16; d > 0; d >>= 1)
+        v += __shfl_xor_sync(RK_FULL_MASK, v, d);
+    return v;
+}
+__device__ __forceinline__ uint32_t rk_warp_reduce_add_u32(uint32_t v)
+{
+    for (unsigned d = 16; d > 0; d >>= 1)
+        v += __shfl_xor_sync(RK_FULL_MASK, v, d);
+    return v;
+}
+__device__ __forceinline__ uint32_t rk_warp_reduce_max_u32(uint32_t v)
+{
+    for (unsigned d = 16; d > 0; d >>= 1) {
+        uint32_t o = __shfl_xor_sync(RK_FULL_MASK, v, d);
+        v = o > v ? o : v;
+    }
+    return v;
+}
+
+/* ---- Atomics and fences ---------------------------------------------------------------------------- */
+
+__device__ __forceinline__ uint32_t rk_atomic_add_u32(uint32_t *p, uint32_t v) { return atomicAdd(p, v); }
+__device__ __forceinline__ unsigned long long rk_atomic_add_u64(unsigned long long *p, unsigned long long v)
+{
+    return atomicAdd(p, v);
+}
+__device__ __forceinline__ float rk_atomic_add_f32(float *p, float v) { return atomicAdd(p, v); }
+__device__ __forceinline__ uint32_t rk_atomic_max_u32(uint32_t *p, uint32_t v) { return atomicMax(p, v); }
+__device__ __forceinline__ uint32_t rk_atomic_cas_u32(uint32_t *p, uint32_t cmp, uint32_t v)
+{
+    return atomicCAS(p, cmp, v);
+}
+__device__ __forceinline__ void rk_fence_block(void) { __threadfence_block(); }
+__device__ __forceinline__ void rk_fence_device(void) { __threadfence(); }
+__device__ __forceinline__ void rk_fence_system(void) { __threadfence_system(); }
+
+/* ---- Type ids (identical to message.h's rk_type_id) ---------------------------------------------- */
+
+__host__ __device__ __forceinline__ uint64_t rk_type_id_dev(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    while (*name) {
+        h ^= (uint8_t)*name++;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/** Type id of the skip envelopes that fill reply slots of messages that did not reply. */
+#define RK_SYSTYPE_SKIP 0x736b6970ull /* "skip" */
+
+/* ---- Handler context -------------------------------------------------------------------------------- */
+
+typedef struct rk_ctx {
+    const rk_device_args *args;
+    const rk_envelope *req;   /* the message being handled (in the H2K slot) */
+    uint32_t index;           /* its index in the batch */
+    uint32_t replied;         /* 1 once the handler replied */
+} rk_ctx;
+
+typedef int (*rk_device_handler)(rk_ctx *ctx, const rk_envelope *env, const void *payload);
+
+/** The actor's state in device memory (state_size bytes, zeroed at launch, persistent). */
+__device__ __forceinline__ void *rk_state(rk_ctx *ctx) { return ctx->args->state; }
+__device__ __forceinline__ uint32_t rk_state_size(rk_ctx *ctx) { return ctx->args->state_size; }
+__device__ __forceinline__ rk_addr rk_self(rk_ctx *ctx) { return RK_ADDR(ctx->args->kernel_id, 0); }
+__device__ __forceinline__ uint32_t rk_payload_max_dev(rk_ctx *ctx)
+{
+    return (1u << ctx->args->slot_shift) - RK_ENVELOPE_SIZE;
+}
+
+/**
+ * A fresh HLC timestamp inside the current batch: the batch's physical time with a logical counter above
+ * every stamp the kernel received or issued before, and above the batch's reply stamps. Any thread may call
+ * it; ticks of different threads are unique but unordered among themselves (they are concurrent events).
+ */
+__device__ __forceinline__ rk_hlc_ts rk_hlc_now(rk_ctx *ctx)
+{
+    rk_device_step *s = ctx->args->step;
+    rk_hlc_ts t;
+    t.physical = s->hlc_physical;
+    /* Above the batch's reply stamps (hlc_logical + 1 + index, see rk_reply_reserve). */
+    t.logical = s->hlc_logical + 1 + s->n + atomicAdd(&s->hlc_next, 1u);
+    t.node = ctx->args->kernel_id;
+    return t;
+}
+
+/**
+ * Reserves this message's reply slot: fills the envelope (correlation id, source, dest, HLC, flags) and
+ * returns a pointer to its payload area; write up to len bytes there. Returns NULL if the handler already
+ * replied or len exceeds the payload maximum.
+ */
+__device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id, uint32_t len)
+{
+    const rk_device_args *a = ctx->args;
+    if (ctx->replied || len > rk_payload_max_dev(ctx))
+        return NULL;
+    uint64_t pos = a->step->k2h_base + ctx->index;
+    rk_envelope *e = (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
+    e->magic = RK_ENVELOPE_MAGIC;
+    e->version = RK_ABI_VERSION;
+    e->flags = RK_ENV_REPLY;
+    e->payload_len = len;
+    e->type_id = type_id;
+    e->correlation_id = ctx->req->correlation_id;
+    e->source = RK_ADDR(a->kernel_id, 0);
+    e->dest = ctx->req->source;
+    /* Reply stamps follow K2H order: the batch's base plus the request's index. */
+    e->hlc.physical = a->step->hlc_physical;
+    e->hlc.logical = a->step->hlc_logical + 1 + ctx->index;
+    e->hlc.node = a->kernel_id;
+    e->seq = pos + 1;
+    ctx->replied = 1;
+    atomicMax(&a->step->reply_end, ctx->index + 1);
+    return (uint8_t *)e + RK_ENVELOPE_SIZE;
+}
+
+/** Replies to the current message with a copy of len payload bytes. Returns 0, RK_EMSGSIZE or RK_EEXIST. */
+__device__ __forceinline__ int rk_reply(rk_ctx *ctx, uint64_t type_id, const void *payload, uint32_t len)
+{
+    if (ctx->replied)
+        return RK_EEXIST;
+    uint8_t *dst = (uint8_t *)rk_reply_reserve(ctx, type_id, len);
+    if (dst == NULL)
+        return RK_EMSGSIZE;
+    const uint8_t *src = (const uint8_t *)payload;
+    uint32_t i = 0;
+    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0) /* reply payloads are 16-byte aligned in the slot */
+        for (; i + 16 <= len; i += 16)
+            *(uint4 *)(dst + i) = *(const uint4 *)(src + i);
+    for (; i < len; i++)
+        dst[i] = src[i];
+    return 0;
+}
+
+/* ---- The persistent loop ---------------------------------------------------------------------------- */
+
+__device__ __forceinline__ void rk__step_barrier(const rk_device_args *a)
+{
+    if (a->grid_sync)
+        cooperative_groups::this_grid().sync();
+    else
+        __syncthreads();
+}
+
+__device__ __forceinline__ rk_envelope *rk__k2h_env(const rk_device_args *a, uint64_t pos)
+{
+    return (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
+}
+
+/* The coordinator's private state (registers of thread 0 of block 0). */
+typedef struct rk__coord {
+    uint64_t h2k_tail, k2h_head, k2h_tail_cache;
+    uint64_t msgs_in, msgs_out, errors;
+    uint32_t polls;      /* control flags are re-read every 32 polls: one PCIe read per poll, not three */
+    uint32_t term, pause;
+} rk__coord;
+
+/* Coordinator: decides the next step. Returns 1 if there is nothing to do. */
+__device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord *c)
+{
+    rk_device_step *s = a->step;
+    uint64_t avail = 0;
+
+    if ((c->polls++ & 31u) == 0 || c->pause) {
+        /* A-CB: pairs with the host's release stores of terminate/pause (runtime.c). */
+        c->term = rk_ld_acquire_sys_u32(&a->cb->terminate);
+        c->pause = rk_ld_acquire_sys_u32(&a->cb->pause);
+    }
+    if (!c->pause || c->term) {
+        /* A2 (device): pairs with R1 in rk_queue_commit_spsc(): slots before head are fully written. */
+        uint64_t head = rk_ld_acquire_sys_u64(&a->h2k->head);
+        avail = head - c->h2k_tail;
+        if (avail == 0 && !c->term && (c->polls & 31u) != 1) {
+            /* Nothing queued: look at the flags now too, so terminate of an idle kernel is prompt. */
+            c->term = rk_ld_acquire_sys_u32(&a->cb->terminate);
+        }
+    }
+    uint64_t room = (uint64_t)a->k2h_mask + 1 - (c->k2h_head - c->k2h_tail_cache);
+    uint64_t limit = (uint64_t)gridDim.x * blockDim.x;
+    uint64_t n = avail < limit ? avail : limit;
+    if (n > room) {
+        /* A1 (device): pairs with R2 in rk_queue_release_spsc(): the host is done with those slots. */
+        c->k2h_tail_cache = rk_ld_acquire_sys_u64(&a->k2h->tail);
+        room = (uint64_t)a->k2h_mask + 1 - (c->k2h_head - c->k2h_tail_cache);
+        if (n > room)
+            n = room;
+    }
+    s->n = (uint32_t)n;
+    s->h2k_tail = c->h2k_tail;
+    s->k2h_base = c->k2h_head;
+    s->stop = s->fault ? 2u : (c->term && avail == 0) ? 1u : 0u;
+    if (s->fault)
+        rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)(-(int32_t)s->fault));
+    s->remote_physical = 0;
+    s->remote_logical = 0;
+    s->reply_end = 0;
+    s->hlc_next = 0;
+    s->errors = 0;
+    s->last_error = 0;
+    return n == 0;
+}
+
+/* Coordinator: the batch's HLC from the merged remote maximum and the device clock (HLC receive rule). */
+__device__ __forceinline__ void rk__batch_hlc(const rk_device_args *a)
+{
+    rk_device_step *s = a->step;
+    uint64_t pt = rk_globaltimer() + (uint64_t)a->hlc_offset_ns;
+    uint64_t lp = s->clock_physical, rp = s->remote_physical;
+    uint64_t p = lp > rp ? lp : rp;
+    uint32_t logical;
+    if (pt > p) {
+        p = pt;
+        logical = 0;
+    } else {
+        /* p is the local or remote physical time: logical above both (a safe over-approximation). */
+        uint32_t ll = s->clock_logical, rl = s->remote_logical;
+        logical = (ll > rl ? ll : rl) + 1;
+    }
+    s->hlc_physical = p;
+    s->hlc_logical = logical;
+}
+
+__device__ __forceinline__ const rk_envelope *rk__h2k_env(const rk_device_args *a, uint64_t pos)
+{
+    return (const rk_envelope *)(a->h2k_slots + ((size_t)(pos & a->h2k_mask) << a->slot_shift));
+}
+
+/* Thread with message i: validates it, merges its stamp; returns the envelope or NULL. */
+__device__ __forceinline__ const rk_envelope *rk__take(const rk_device_args *a, uint32_t i)
+{
+    rk_device_step *s = a->step;
+    const rk_envelope *e = rk__h2k_env(a, s->h2k_tail + i);
+    if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION ||
+        e->payload_len > (1u << a->slot_shift) - RK_ENVELOPE_SIZE) {
+        atomicExch(&s->fault, (uint32_t)(-RK_ECORRUPT));
+        return NULL;
+    }
+    atomicMax((unsigned long long *)&s->remote_physical, (unsigned long long)e->hlc.physical);
+    atomicMax(&s->remote_logical, e->hlc.logical);
+    return e;
+}
+
+/* Coordinator, after the handlers: publish replies, release requests, update counters. */
+__device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c)
+{
+    rk_device_step *s = a->step;
+    uint32_t n = s->n, end = s->reply_end;
+    /* Gaps: messages before the last replying one that did not reply get a skip envelope. */
+    for (uint32_t i = 0; i < end; i++) {
+        rk_envelope *e = rk__k2h_env(a, s->k2h_base + i);
+        if (e->seq != s->k2h_base + i + 1) {
+            e->magic = RK_ENVELOPE_MAGIC;
+            e->version = RK_ABI_VERSION;
+            e->flags = RK_ENV_SYSTEM;
+            e->payload_len = 0;
+            e->type_id = RK_SYSTYPE_SKIP;
+            e->correlation_id = 0;
+            e->seq = s->k2h_base + i + 1;
+        }
+    }
+    s->clock_physical = s->hlc_physical;
+    s->clock_logical = s->hlc_logical + n + s->hlc_next; /* the largest logical issued in the batch */
+    c->k2h_head += end;
+    c->h2k_tail += n;
+    c->msgs_in += n;
+    c->msgs_out += end;
+    c->errors += s->errors;
+    /* F1: one system-scope fence, then relaxed stores: together a release of every store below (PTX
+     * fence + relaxed store pattern). The barrier before this step made every thread's reply bytes and
+     * H2K reads happen-before this thread's fence (cumulativity). Pairs with A2 in rk_queue_peek_spsc()
+     * (K2H head: replies are visible before the new head) and with A1 in rk_queue_reserve_spsc() (H2K
+     * tail: our reads of the slots are done before the host reuses them). One fence instead of one per
+     * store: each costs a PCIe round trip. */
+    asm volatile("fence.acq_rel.sys;" ::: "memory");
+    if (end)
+        rk_st_relaxed_sys_u64(&a->k2h->head, c->k2h_head);
+    rk_st_relaxed_sys_u64(&a->h2k->tail, c->h2k_tail);
+    rk_st_relaxed_sys_u64(&a->cb->msgs_in, c->msgs_in);
+    rk_st_relaxed_sys_u64(&a->cb->msgs_out, c->msgs_out);
+    if (s->errors) {
+        rk_st_relaxed_sys_u64(&a->cb->errors, c->errors);
+        rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)s->last_error);
+    }
+    rk_st_relaxed_sys_u64(&a->cb->last_hlc_physical, s->clock_physical);
+    rk_st_relaxed_sys_u32(&a->cb->last_hlc_logical, s->clock_logical);
+}
+
+/* Runs the handler for message i. */
+__device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_handler fn, uint32_t i,
+                                           const rk_envelope *e)
+{
+    rk_ctx ctx;
+    ctx.args = a;
+    ctx.req = e;
+    ctx.index = i;
+    ctx.replied = 0;
+    int rc = fn(&ctx, e, (const uint8_t *)e + RK_ENVELOPE_SIZE);
+    if (rc < 0) {
+        atomicAdd(&a->step->errors, 1u);
+        a->step->last_error = rc;
+        if (rc == RK_EFAULT)
+            atomicExch(&a->step->fault, (uint32_t)(-rc));
+        if ((e->flags & RK_ENV_REQUEST) && !ctx.replied) {
+            int32_t code = rc;
+            rk_envelope *r;
+            if (rk_reply_reserve(&ctx, e->type_id, sizeof code) != NULL) {
+                r = rk__k2h_env(a, a->step->k2h_base + i);
+                r->flags = RK_ENV_REPLY | RK_ENV_ERROR;
+                *(int32_t *)((uint8_t *)r + RK_ENVELOPE_SIZE) = code;
+            }
+        }
+    }
+}
+
+/**
+ * The persistent loop around handler `fn`. Every thread of every block runs it; see the header comment for
+ * the protocol. Exits when the coordinator decided stop (terminate requested and H2K drained) or on a fault.
+ */
+__device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_device_handler fn, int ordered)
+{
+    const int coord = blockIdx.x == 0 && threadIdx.x == 0;
+    rk__coord c = {};
+    uint64_t beat = 0, last_beat_t = 0;
+    uint32_t idle = 0;
+
+    if (coord) {
+        c.h2k_tail = rk_ld_acquire_sys_u64(&a->h2k->tail);
+        c.k2h_head = rk_ld_acquire_sys_u64(&a->k2h->head);
+        c.k2h_tail_cache = rk_ld_acquire_sys_u64(&a->k2h->tail);
+        a->step->fault = 0;
+        a->step->clock_physical = 0;
+        a->step->clock_logical = 0;
+        rk_st_release_sys_u32(&a->cb->state, RK_STATE_RUNNING);
+    }
+    for (;;) {
+        if (coord) {
+            int is_idle = rk__coordinate(a, &c);
+            uint64_t now = rk_globaltimer();
+            if (now - last_beat_t > 100000) { /* heartbeat every 100 us: one PCIe write, not one per poll */
+                rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
+                last_beat_t = now;
+            }
+            if (is_idle && !a->step->stop) {
+                idle = idle < 1024 ? idle + 1 : idle;
+                if (idle > 64) /* ~50 us of polling first: a busy actor never sleeps */
+                    __nanosleep(idle < 128 ? 64 : idle < 512 ? 512 : 4000);
+            } else {
+                idle = 0;
+            }
+        }
+        rk__step_barrier(a); /* B1: the decision is visible to all */
+        const uint32_t stop = a->step->stop, n = a->step->n;
+        if (stop)
+            break;
+        if (n == 0) {
+            rk__step_barrier(a); /* B1': every read of this step precedes the next step's writes */
+            continue;
+        }
+        uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+        const rk_envelope *e = NULL;
+        if (!ordered && i < n)
+            e = rk__take(a, i);
+        else if (ordered && i == 0)
+            for (uint32_t j = 0; j < n; j++)
+                (void)rk__take(a, j);
+        rk__step_barrier(a); /* B2: stamps merged */
+        if (coord)
+            rk__batch_hlc(a);
+        rk__step_barrier(a); /* B3: the batch's HLC is visible */
+        if (!ordered && e != NULL && !a->step->fault) {
+            rk__handle(a, fn, i, e);
+        } else if (ordered && i == 0) {
+            /* Ordered actors: one thread handles the batch in queue order (sequential actor semantics). */
+            for (uint32_t j = 0; j < n && !a->step->fault; j++)
+                rk__handle(a, fn, j, rk__h2k_env(a, a->step->h2k_tail + j));
+        }
+        rk__step_barrier(a); /* B4: every reply written, every request read */
+        if (coord)
+            rk__finish(a, &c); /* a fault makes the next step's decision stop = 2 (rk__coordinate) */
+    }
+    if (coord) {
+        rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
+        /* Release: counters and replies above are visible before the host sees the final state. */
+        rk_st_release_sys_u32(&a->cb->state, a->step->stop == 2 ? RK_STATE_FAILED : RK_STATE_STOPPED);
+    }
+}
+
+/* The kernel, launch/occupancy thunks and registration of one GPU actor (see RK_DEVICE_ACTOR). */
+#define RK__DEVICE_ACTOR(name, fn, state_size, ordered)                                                  \
+    __global__ void rk__actor_kernel_##name(rk_device_args args) { rk__device_loop(&args, fn, ordered); } \
+    static int rk__actor_launch_##name(const rk_device_args *a, unsigned grid, unsigned block,            \
+                                       size_t shmem, int coop, void *stream)                            \
+    {                                                                                                    \
+        void *params[] = { (void *)a };                                                                  \
+        if (coop)                                                                                        \
+            return (int)cudaLaunchCooperativeKernel((const void *)rk__actor_kernel_##name, dim3(grid),   \
+                                                    dim3(block), params, shmem, (cudaStream_t)stream);    \
+        return (int)cudaLaunchKernel((const void *)rk__actor_kernel_##name, dim3(grid), dim3(block),     \
+                                     params, shmem, (cudaStream_t)stream);                              \
+    }                                                                                                    \
+    static int rk__actor_occupancy_##name(int *blocks, unsigned block, size_t shmem)                     \
+    {                                                                                                    \
+        return (int)cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, rk__actor_kernel_##name,        \
+                                                                  (int)block, shmem);                   \
+    }                                                                                                    \
+    extern "C" int rk__actor_register_##name(void)                                                       \
+    {                                                                                                    \
+        rk_cuda_actor_def d = { #name, (state_size), 0, rk__actor_launch_##name,                         \
+                                rk__actor_occupancy_##name };                                           \
+        return rk_cuda_actor_register(&d);                                                               \
+    }
+
+/**
+ * Defines GPU actor `name` around __device__ handler `fn` with `state_size` bytes of state. The messages
+ * of a batch are handled in parallel, one per thread: for stateless handlers or state updated with
+ * atomics. Registers it at program start (a static initialiser in this translation unit); in code linked
+ * from a static library, call rk__actor_register_<name>() explicitly instead, since the linker drops
+ * object files nobody references.
+ */
+#define RK_DEVICE_ACTOR(name, fn, state_size)                                                            \
+    RK__DEVICE_ACTOR(name, fn, state_size, 0)                                                            \
+    static int rk__actor_registered_##name = rk__actor_register_##name();
+
+/**
+ * Like RK_DEVICE_ACTOR, but one thread handles each batch in queue order: sequential actor semantics for
+ * handlers whose state is read and written non-commutatively (a counter that answers "get").
+ */
+#define RK_DEVICE_ACTOR_ORDERED(name, fn, state_size)                                                    \
+    RK__DEVICE_ACTOR(name, fn, state_size, 1)                                                            \
+    static int rk__actor_registered_##name = rk__actor_register_##name();
+
+/** The same as the two macros above without the static registration (for libraries). */
+#define RK_DEVICE_ACTOR_NOREG(name, fn, state_size, ordered) RK__DEVICE_ACTOR(name, fn, state_size, ordered)
+
+#endif /* RINGKERNEL_DEVICE_CUH */

@@ -1,0 +1,429 @@
+/* cuda_backend.c - the CUDA backend: persistent GPU actors (host side).
+ *
+ * Each kernel is one persistent launch on its own non-blocking stream (never the legacy default stream,
+ * which would serialise with a resident kernel). Its control block and H2K/K2H queues live in mapped
+ * pinned host memory (region_alloc), so rk_send/rk_recv in runtime.c are the same code as on the CPU: the
+ * device loop (device.cuh) polls and publishes with system-scope acquire/release. Handler state and the
+ * loop's step words live in device memory from the stream-ordered pool (cudaMallocAsync).
+ *
+ * Co-residency (invariant C1): a persistent kernel's blocks must all be resident for as long as it runs,
+ * or messages to a kernel whose blocks never got an SM are never handled and a grid barrier deadlocks.
+ * Before a launch we compute the fraction of the device the grid needs, grid / (occupancy * SMs), and
+ * refuse (RK_ELIMIT, naming the numbers) when the sum over resident kernels would pass 1. This is
+ * conservative when kernels of different shapes share SMs, and it never launches something that can hang.
+ *
+ * Library starts without a GPU: cudart is linked statically and loads the driver at the first call;
+ * without a driver or device, probe() reports why and the backend is unavailable.
+ */
+#include <cuda_runtime_api.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<nvtx3/nvToolsExt.h>)
+#include <nvtx3/nvToolsExt.h>
+#define RK__HAVE_NVTX 1
+#endif
+#endif
+
+#include "backend/cuda/cuda_internal.h"
+#include "core/internal.h"
+#include "core/runtime_internal.h"
+#include "ringkernel/cuda.h"
+#include "ringkernel/message.h"
+
+#ifdef RK__HAVE_NVTX
+#define RK__RANGE_PUSH(s) nvtxRangePushA(s)
+#define RK__RANGE_POP() nvtxRangePop()
+#else
+#define RK__RANGE_PUSH(s) ((void)0)
+#define RK__RANGE_POP() ((void)0)
+#endif
+
+/* Maps a failing CUDA call to RK_EBACKEND with the call and CUDA's message as detail. */
+#define RK__CUDA_CHECK(call, fail_label)                                                              \
+    do {                                                                                              \
+        cudaError_t rk__e = (call);                                                                   \
+        if (rk__e != cudaSuccess) {                                                                   \
+            rc = rk__err(RK_EBACKEND, "%s: %s (%s)", #call, cudaGetErrorString(rk__e),                \
+                         cudaGetErrorName(rk__e));                                                    \
+            goto fail_label;                                                                          \
+        }                                                                                             \
+    } while (0)
+
+typedef struct rk__cuda_rt {
+    int device;
+    int sm_count;
+    int coop_supported;
+    int64_t hlc_offset_ns;
+    int64_t hlc_uncertainty_ns;
+    pthread_mutex_t lock;   /* guards used */
+    double used;            /* fraction of the device held by resident persistent kernels (C1) */
+} rk__cuda_rt;
+
+typedef struct rk__cuda_kernel {
+    cudaStream_t stream;
+    void *state;            /* device memory */
+    rk_device_step *step;   /* device memory */
+    double share;           /* this kernel's fraction of the device (C1) */
+    int resident;           /* 1 while launched and not known to have exited */
+    rk_cuda_actor_def def;
+} rk__cuda_kernel;
+
+_Static_assert(sizeof(rk_device_step) % 8 == 0, "step words are 8-byte aligned");
+
+/* ---- Probe and devices -------------------------------------------------------------------------------- */
+
+static int rk__cuda_probe(rk_backend_status *st)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+
+    st->compiled = 1;
+    if (e != cudaSuccess || n == 0) {
+        st->available = 0;
+        st->device_count = 0;
+        snprintf(st->reason, sizeof st->reason, "no usable CUDA device: %s (%s)",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices",
+                 e != cudaSuccess ? cudaGetErrorName(e) : "none");
+        cudaGetLastError(); /* clear the sticky-free error so later probes start clean */
+        return 0;
+    }
+    st->available = 1;
+    st->device_count = n;
+    snprintf(st->reason, sizeof st->reason, "%d CUDA device%s", n, n == 1 ? "" : "s");
+    return 0;
+}
+
+static int rk__cuda_devices(rk_device_info *out, int max)
+{
+    int n = 0, drv = 0;
+
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    cudaDriverGetVersion(&drv);
+    for (int i = 0; i < n && i < max; i++) {
+        struct cudaDeviceProp p;
+        if (cudaGetDeviceProperties(&p, i) != cudaSuccess)
+            return i;
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].backend = RK_BACKEND_CUDA;
+        out[i].index = i;
+        rk__strlcpy(out[i].name, p.name, sizeof out[i].name);
+        out[i].memory_bytes = p.totalGlobalMem;
+        out[i].compute_units = p.multiProcessorCount;
+        out[i].cc_major = p.major;
+        out[i].cc_minor = p.minor;
+        snprintf(out[i].driver, sizeof out[i].driver, "CUDA driver API %d.%d", drv / 1000, (drv % 1000) / 10);
+    }
+    return n < max ? n : max;
+}
+
+/* ---- Runtime ---------------------------------------------------------------------------------------- */
+
+static int rk__cuda_init(rk_runtime *rt)
+{
+    rk__cuda_rt *c;
+    struct cudaDeviceProp p;
+    int rc, cerr;
+
+    /* Checked once here rather than on every launch: the type ids the built-in counter compares against. */
+    if (rk_type_id("counter_add") != RK__CUDA_TYPE_COUNTER_ADD || rk_type_id("counter_get") != RK__CUDA_TYPE_COUNTER_GET)
+        return rk__err(RK_EABI, "CUDA backend: built-in type ids disagree with rk_type_id()");
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return rk__err(RK_ENOMEM, "CUDA backend: out of memory");
+    c->device = rt->opts.device;
+    RK__CUDA_CHECK(cudaSetDevice(c->device), fail);
+    /* Mapped pinned memory needs the flag before the context exists; if a context already exists (the
+     * application used CUDA first) the flag is implied on every 64-bit platform with unified addressing. */
+    if (cudaSetDeviceFlags(cudaDeviceMapHost) != cudaSuccess)
+        cudaGetLastError();
+    RK__CUDA_CHECK(cudaGetDeviceProperties(&p, c->device), fail);
+    if (!p.canMapHostMemory || !p.unifiedAddressing) {
+        rc = rk__err(RK_ENOTSUP, "CUDA device %d (%s) cannot map host memory", c->device, p.name);
+        goto fail;
+    }
+    c->sm_count = p.multiProcessorCount;
+    c->coop_supported = p.cooperativeLaunch;
+    pthread_mutex_init(&c->lock, NULL);
+    if ((rc = rk__cuda_register_builtins()) != 0)
+        goto fail_lock;
+    cerr = rk__cuda_calibrate(&c->hlc_offset_ns, &c->hlc_uncertainty_ns);
+    if (cerr != 0) {
+        rc = rk__err(RK_EBACKEND, "CUDA backend: clock calibration failed: %s",
+                     cudaGetErrorString((cudaError_t)cerr));
+        goto fail_lock;
+    }
+    rt->backend_data = c;
+    return 0;
+
+fail_lock:
+    pthread_mutex_destroy(&c->lock);
+fail:
+    free(c);
+    return rc;
+}
+
+static void rk__cuda_destroy(rk_runtime *rt)
+{
+    rk__cuda_rt *c = rt->backend_data;
+
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    rt->backend_data = NULL;
+}
+
+static int rk__cuda_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
+{
+    void *p = NULL;
+    int rc = 0;
+
+    (void)rt;
+    /* Portable: usable from every context; mapped: the device reads and writes it over the bus. Pinned
+     * allocations are page-aligned, which covers the 128-byte alignment the queues need. */
+    RK__CUDA_CHECK(cudaHostAlloc(&p, size, cudaHostAllocMapped | cudaHostAllocPortable), fail);
+    memset(p, 0, size);
+    *host_ptr = p;
+    return 0;
+fail:
+    return rc == RK_EBACKEND ? RK_ENOMEM : rc;
+}
+
+static void rk__cuda_region_free(rk_runtime *rt, void *host_ptr)
+{
+    (void)rt;
+    if (host_ptr != NULL)
+        cudaFreeHost(host_ptr);
+}
+
+/* ---- Kernels ------------------------------------------------------------------------------------------ */
+
+/* Reserves the kernel's share of the device (C1). */
+static int rk__cuda_reserve(rk__cuda_rt *c, rk_kernel *k, rk__cuda_kernel *ck, unsigned grid, unsigned block)
+{
+    int per_sm = 0, e, rc = 0;
+    double cap;
+
+    e = ck->def.occupancy(&per_sm, block, 0);
+    if (e != 0)
+        return rk__err(RK_EBACKEND, "kernel '%s': occupancy query failed: %s", k->name,
+                       cudaGetErrorString((cudaError_t)e));
+    if (per_sm == 0)
+        return rk__err(RK_ELIMIT, "kernel '%s': a block of %u threads cannot run on this GPU "
+                                  "(registers or shared memory per block exceed the SM's)", k->name, block);
+    cap = (double)per_sm * c->sm_count;
+    ck->share = grid / cap;
+    pthread_mutex_lock(&c->lock);
+    if (c->used + ck->share > 1.0 + 1e-9) {
+        rc = rk__err(RK_ELIMIT,
+                     "kernel '%s': co-residency limit: %u blocks of %u threads need %.1f%% of the GPU "
+                     "(%d blocks/SM x %d SMs = %.0f co-resident blocks), %.1f%% is held by resident "
+                     "persistent kernels",
+                     k->name, grid, block, 100.0 * ck->share, per_sm, c->sm_count, cap, 100.0 * c->used);
+    } else {
+        c->used += ck->share;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+static void rk__cuda_unreserve(rk__cuda_rt *c, rk__cuda_kernel *ck)
+{
+    pthread_mutex_lock(&c->lock);
+    c->used -= ck->share;
+    if (c->used < 1e-9)
+        c->used = 0;
+    pthread_mutex_unlock(&c->lock);
+    ck->share = 0;
+}
+
+static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
+{
+    rk__cuda_rt *c = rt->backend_data;
+    rk__cuda_kernel *ck;
+    rk_device_args a;
+    unsigned block = k->opts.block_size ? k->opts.block_size : 256;
+    unsigned grid = k->opts.grid_size ? k->opts.grid_size : 1;
+    int coop = grid > 1 || (k->opts.flags & RK_LAUNCH_GRID_SYNC);
+    uint32_t state_size;
+    int rc = 0, e;
+
+    RK__RANGE_PUSH("rk_kernel_launch");
+    ck = calloc(1, sizeof *ck);
+    if (ck == NULL) {
+        rc = rk__err(RK_ENOMEM, "CUDA backend: out of memory");
+        goto fail_alloc;
+    }
+    if ((rc = rk_cuda_actor_lookup(k->name, &ck->def)) != 0)
+        goto fail_lookup;
+    if (block == 0 || block > 1024 || block % 32 != 0) {
+        rc = rk__err(RK_EINVAL, "kernel '%s': block size %u must be a multiple of 32 in [32, 1024]", k->name,
+                     block);
+        goto fail_lookup;
+    }
+    if (coop && !c->coop_supported) {
+        rc = rk__err(RK_ENOTSUP, "kernel '%s': this GPU does not support cooperative launch", k->name);
+        goto fail_lookup;
+    }
+    if (k->opts.flags & RK_LAUNCH_MULTI_PRODUCER) {
+        rc = rk__err(RK_ENOTSUP, "kernel '%s': the CUDA backend's H2K queue is single-producer "
+                                 "(RK_LAUNCH_MULTI_PRODUCER is CPU-only for now)", k->name);
+        goto fail_lookup;
+    }
+    if ((rc = rk__cuda_reserve(c, k, ck, grid, block)) != 0)
+        goto fail_lookup;
+    state_size = k->opts.state_size ? k->opts.state_size : ck->def.state_size;
+    RK__CUDA_CHECK(cudaStreamCreateWithFlags(&ck->stream, cudaStreamNonBlocking), fail_reserve);
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->step, sizeof(rk_device_step), ck->stream), fail_stream);
+    RK__CUDA_CHECK(cudaMemsetAsync(ck->step, 0, sizeof(rk_device_step), ck->stream), fail_step);
+    if (state_size) {
+        RK__CUDA_CHECK(cudaMallocAsync(&ck->state, state_size, ck->stream), fail_step);
+        RK__CUDA_CHECK(cudaMemsetAsync(ck->state, 0, state_size, ck->stream), fail_state);
+    }
+
+    memset(&a, 0, sizeof a);
+    RK__CUDA_CHECK(cudaHostGetDevicePointer((void **)&a.cb, k->cb, 0), fail_state);
+    RK__CUDA_CHECK(cudaHostGetDevicePointer((void **)&a.h2k, k->h2k.hdr, 0), fail_state);
+    RK__CUDA_CHECK(cudaHostGetDevicePointer((void **)&a.k2h, k->k2h.hdr, 0), fail_state);
+    a.h2k_slots = (uint8_t *)a.h2k + k->h2k.hdr->slots_offset;
+    a.k2h_slots = (uint8_t *)a.k2h + k->k2h.hdr->slots_offset;
+    a.h2k_seq = NULL;
+    a.state = ck->state;
+    a.step = ck->step;
+    a.hlc_offset_ns = c->hlc_offset_ns;
+    a.state_size = state_size;
+    a.kernel_id = k->id;
+    a.h2k_mask = k->h2k.mask;
+    a.k2h_mask = k->k2h.mask;
+    a.slot_shift = k->h2k.slot_shift;
+    a.grid_sync = (uint32_t)coop;
+    k->backend_data = ck;
+
+    e = ck->def.launch(&a, grid, block, 0, coop, ck->stream);
+    if (e != 0) {
+        rc = rk__err(e == cudaErrorCooperativeLaunchTooLarge ? RK_ELIMIT : RK_EBACKEND,
+                     "kernel '%s': launch of %u x %u failed: %s", k->name, grid, block,
+                     cudaGetErrorString((cudaError_t)e));
+        k->backend_data = NULL;
+        goto fail_state;
+    }
+    ck->resident = 1;
+    RK__RANGE_POP();
+    return 0;
+
+fail_state:
+    if (ck->state)
+        cudaFreeAsync(ck->state, ck->stream);
+fail_step:
+    cudaFreeAsync(ck->step, ck->stream);
+    cudaStreamSynchronize(ck->stream);
+fail_stream:
+    cudaStreamDestroy(ck->stream);
+fail_reserve:
+    rk__cuda_unreserve(c, ck);
+fail_lookup:
+    free(ck);
+fail_alloc:
+    RK__RANGE_POP();
+    return rc;
+}
+
+/* Reads the kernel's lifecycle state (acquire: pairs with the device's release store of state). */
+static uint32_t rk__cuda_state(const rk_kernel *k)
+{
+    return atomic_load_explicit((_Atomic uint32_t *)&k->cb->state, memory_order_acquire);
+}
+
+static int rk__cuda_poll(rk_kernel *k)
+{
+    rk__cuda_kernel *ck = k->backend_data;
+    cudaError_t e;
+
+    if (ck == NULL || !ck->resident)
+        return 0;
+    e = cudaStreamQuery(ck->stream);
+    if (e == cudaErrorNotReady || e == cudaSuccess)
+        return 0;
+    /* A device fault (illegal address, trap) is sticky for the whole context: report it as a kernel fault. */
+    atomic_store_explicit((_Atomic uint32_t *)&k->cb->state, RK_STATE_FAILED, memory_order_release);
+    return rk__err(RK_EFAULT, "kernel '%s' faulted on the GPU: %s", k->name, cudaGetErrorString(e));
+}
+
+static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
+{
+    rk__cuda_kernel *ck = k->backend_data;
+    rk_backoff b;
+    int rc = 0;
+
+    RK__RANGE_PUSH("rk_kernel_terminate");
+    rk_backoff_init(&b, timeout_ns);
+    for (;;) {
+        uint32_t s = rk__cuda_state(k);
+        if (s == RK_STATE_STOPPED || s == RK_STATE_FAILED)
+            break;
+        if ((rc = rk__cuda_poll(k)) != 0)
+            goto out;
+        if (rk_backoff_wait(&b) != 0) {
+            rc = rk__err(RK_ENOTRESPONDING, "kernel '%s' did not stop within %lld ns (heartbeat %llu)",
+                         k->name, (long long)timeout_ns,
+                         (unsigned long long)atomic_load_explicit((_Atomic uint64_t *)&k->cb->heartbeat,
+                                                                  memory_order_relaxed));
+            goto out;
+        }
+    }
+    /* The loop stored its final state as its last action: the kernel is returning. */
+    if (ck != NULL && ck->resident) {
+        cudaError_t e = cudaStreamSynchronize(ck->stream);
+        ck->resident = 0;
+        rk__cuda_unreserve(k->rt->backend_data, ck);
+        if (e != cudaSuccess)
+            rc = rk__err(RK_EFAULT, "kernel '%s': %s", k->name, cudaGetErrorString(e));
+    }
+out:
+    RK__RANGE_POP();
+    return rc;
+}
+
+static void rk__cuda_release(rk_kernel *k)
+{
+    rk__cuda_kernel *ck = k->backend_data;
+
+    if (ck == NULL)
+        return;
+    if (ck->resident && cudaStreamQuery(ck->stream) == cudaErrorNotReady) {
+        /* Still running (it did not answer terminate): freeing its memory under it would corrupt it, and
+         * synchronising would hang. Leak deliberately; the runtime reported RK_ENOTRESPONDING. */
+        return;
+    }
+    if (ck->resident)
+        rk__cuda_unreserve(k->rt->backend_data, ck);
+    if (ck->state)
+        cudaFreeAsync(ck->state, ck->stream);
+    cudaFreeAsync(ck->step, ck->stream);
+    cudaStreamSynchronize(ck->stream);
+    cudaStreamDestroy(ck->stream);
+    free(ck);
+    k->backend_data = NULL;
+}
+
+const rk_backend_ops rk__cuda_backend_ops = {
+    .kind = RK_BACKEND_CUDA,
+    .name = "cuda",
+    .probe = rk__cuda_probe,
+    .devices = rk__cuda_devices,
+    .init = rk__cuda_init,
+    .destroy = rk__cuda_destroy,
+    .region_alloc = rk__cuda_region_alloc,
+    .region_free = rk__cuda_region_free,
+    .launch = rk__cuda_launch,
+    .notify = NULL,
+    .wait_stopped = rk__cuda_wait_stopped,
+    .poll = rk__cuda_poll,
+    .release = rk__cuda_release,
+};

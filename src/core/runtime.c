@@ -1,0 +1,989 @@
+/* runtime.c - runtimes, kernels and host <-> kernel messaging (runtime.h): everything the host does.
+ *
+ * A backend (rk_backend_ops, chosen in backend.c) runs the kernels; this file owns the handles, the kernel
+ * memory layout, H2K publication, K2H consumption, HLC stamping, terminate requests and statistics.
+ *
+ * Kernel lifecycle as the host sees it:
+ *
+ *     launch --> RUNNING --terminate: closing = 1 (K1), wait in-flight sends, cb->terminate = 1, notify-->
+ *                DRAINING --kernel drained H2K--> STOPPED --on_stop (K2)--> released by rk_runtime_destroy
+ *                                  \--terminate deadline passed: host CAS to FAILED (K3)
+ *
+ * Invariants (cited below as K1..K5):
+ *   K1  Sends against terminate (a Dekker pair on two host words): a send increments `inflight`, then
+ *       loads `closing` (both seq_cst); terminate sets `closing`, then waits until `inflight` is 0 (both
+ *       seq_cst) before it stores cb->terminate. Either the send sees `closing` and fails with RK_ECLOSED,
+ *       or terminate waits for its publication; so every message a send reported as queued was published
+ *       before the kernel could see terminate, and the kernel's drain processes it. A sender waiting for
+ *       room re-checks `closing` every round, so terminate never waits long.
+ *   K2  `closing` goes 0 -> 1 once (the second terminate gets RK_ECLOSED); `stop_reported` goes 0 -> 1
+ *       once, so on_stop runs exactly once per kernel, from terminate or from destroy.
+ *   K3  The host writes only these control-block words: everything before launch (INITIALIZING), then
+ *       `terminate` (release), then FAILED by compare-and-swap when a terminate deadline passed. Counters
+ *       and the state are read field by field with atomic loads; the block is never copied or written back.
+ *   K4  Every H2K publication and every terminate request is followed by ops->notify; every K2H
+ *       consumption by ops->notify_k2h (backends that do not poll rely on both; see cpu_backend.c S3/S4).
+ *   K5  Every message the host receives has its HLC stamp merged into the runtime's clock before the call
+ *       returns, so the host clock is never behind anything it has seen. A stamp beyond the clock's max
+ *       offset (RK_ECLOCK) is not merged; the message is still delivered (its contents are not at fault),
+ *       and the host clock stays where it was.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "core/runtime_internal.h"
+#include "ringkernel/message.h"
+
+/** Defaults of rk_launch_opts. */
+#define RK__DEFAULT_CAPACITY 1024u
+#define RK__DEFAULT_SLOT 256u
+/** How long rk_runtime_destroy waits for each kernel to stop. */
+#define RK__DESTROY_DEADLINE_NS RK_TIMEOUT_MS(1000)
+
+/* ---- Live runtimes ------------------------------------------------------------------------------------
+ * A set of live runtime pointers, so that rk_runtime_destroy (and launch) on a destroyed or never-created
+ * pointer answers RK_EBADHANDLE instead of touching freed memory. Only pointer values are compared; a
+ * new runtime that happens to reuse a destroyed one's address is live again (the usual limit of such
+ * checks). A linked list through the runtimes: O(live runtimes) per check, a handful in practice. */
+static pthread_mutex_t rk__live_lock = PTHREAD_MUTEX_INITIALIZER;
+static rk_runtime *rk__live; /* under rk__live_lock */
+
+static int rk__live_contains(const rk_runtime *rt)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&rk__live_lock);
+    for (rk_runtime *r = rk__live; r != NULL && !found; r = r->live_next)
+        found = r == rt;
+    pthread_mutex_unlock(&rk__live_lock);
+    return found;
+}
+
+static void rk__live_add(rk_runtime *rt)
+{
+    pthread_mutex_lock(&rk__live_lock);
+    rt->live_next = rk__live;
+    rk__live = rt;
+    pthread_mutex_unlock(&rk__live_lock);
+}
+
+/* Removes rt from the set; returns 1 if it was there. */
+static int rk__live_remove(const rk_runtime *rt)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&rk__live_lock);
+    for (rk_runtime **pp = &rk__live; *pp != NULL; pp = &(*pp)->live_next) {
+        if (*pp == rt) {
+            *pp = rt->live_next;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rk__live_lock);
+    return found;
+}
+
+/* ---- Small helpers ---------------------------------------------------------------------------------- */
+
+static uint32_t rk__state(const rk_kernel *k)
+{
+    /* Acquire: pairs with the kernel's release of each state change (cpu_backend.c S6): a host that sees
+     * STOPPED sees the final counters and every reply. */
+    return atomic_load_explicit(rk__a32(&k->cb->state), memory_order_acquire);
+}
+
+/* A wait that starts its backoff only when the first try failed (no clock read on the fast path). */
+typedef struct rk__wait {
+    rk_backoff b;
+    int started;
+} rk__wait;
+
+/* One round of waiting. Returns 0 to try again, RK_EAGAIN for a zero timeout, RK_ETIMEDOUT at the end. */
+static int rk__wait_round(rk__wait *w, int64_t timeout_ns, const char *fn, const char *what, uint32_t id)
+{
+    if (timeout_ns == 0)
+        return RK_EAGAIN; /* polling hot path: no detail string (as queue.c) */
+    if (!w->started) {
+        rk_backoff_init(&w->b, timeout_ns);
+        w->started = 1;
+    }
+    if (rk_backoff_wait(&w->b) != 0)
+        return rk__err(RK_ETIMEDOUT, "%s: %s of kernel %u after %lld ns", fn, what, id, (long long)timeout_ns);
+    return 0;
+}
+
+/* Nanoseconds left until deadline (-1 = none): RK_TIMEOUT_INFINITE, or >= 0. */
+static int64_t rk__remaining(int64_t deadline)
+{
+    int64_t left;
+
+    if (deadline < 0)
+        return RK_TIMEOUT_INFINITE;
+    left = deadline - rk_monotonic_ns();
+    return left > 0 ? left : 0;
+}
+
+static int64_t rk__deadline(int64_t timeout_ns)
+{
+    return timeout_ns < 0 ? -1 : rk_monotonic_ns() + timeout_ns;
+}
+
+/* ---- Runtime ---------------------------------------------------------------------------------------- */
+
+int rk_runtime_create(rk_runtime **out, const rk_runtime_opts *opts)
+{
+    rk_runtime_opts o = opts != NULL ? *opts : (rk_runtime_opts){ .backend = RK_BACKEND_AUTO };
+    const rk_backend_ops *ops;
+    rk_backend_status st;
+    rk_runtime *rt;
+    int rc;
+
+    if (out == NULL)
+        return rk__err(RK_EINVAL, "rk_runtime_create: out is NULL");
+    if ((unsigned)o.backend >= RK_BACKEND_COUNT)
+        return rk__err(RK_EINVAL, "rk_runtime_create: unknown backend kind %d", (int)o.backend);
+    if (o.device < 0)
+        return rk__err(RK_EINVAL, "rk_runtime_create: device %d is negative", o.device);
+    if (o.backend == RK_BACKEND_AUTO)
+        o.backend = rk__backend_auto();
+    (void)rk_backend_probe(o.backend, &st);
+    ops = rk__backend_ops(o.backend);
+    if (ops == NULL || !st.available)
+        return rk__err(RK_ENODEV, "rk_runtime_create: backend %s is unavailable: %s", rk_backend_name(o.backend),
+                       st.reason);
+    if (o.node_id == 0)
+        o.node_id = (uint32_t)getpid();
+
+    rt = calloc(1, sizeof *rt);
+    if (rt == NULL)
+        return rk__err(RK_ENOMEM, "rk_runtime_create: cannot allocate the runtime");
+    rt->ops = ops;
+    rt->opts = o;
+    rt->next_kernel_id = 1;
+    (void)rk_hlc_init(&rt->hlc, o.node_id, RK_HLC_DEFAULT_MAX_OFFSET_NS);
+    if (pthread_mutex_init(&rt->lock, NULL) != 0) {
+        rc = rk__err(RK_ENOMEM, "rk_runtime_create: cannot initialise a mutex");
+        goto fail_mutex;
+    }
+    if ((rc = ops->init(rt)) != 0)
+        goto fail_init;
+    rk__live_add(rt);
+    *out = rt;
+    return 0;
+
+fail_init:
+    pthread_mutex_destroy(&rt->lock);
+fail_mutex:
+    free(rt);
+    return rc;
+}
+
+rk_backend_kind rk_runtime_backend(const rk_runtime *rt)
+{
+    return rt != NULL ? rt->ops->kind : RK_BACKEND_AUTO; /* AUTO only for a NULL runtime */
+}
+
+int rk_runtime_hlc_now(rk_runtime *rt, rk_hlc_ts *out)
+{
+    if (rt == NULL || out == NULL)
+        return rk__err(RK_EINVAL, "rk_runtime_hlc_now: NULL %s", rt == NULL ? "runtime" : "out");
+    return rk_hlc_now(&rt->hlc, out);
+}
+
+/* ---- Launch ----------------------------------------------------------------------------------------- */
+
+/* Applies the defaults of rk_launch_opts and checks the result. */
+static int rk__launch_opts(const rk_launch_opts *opts, rk_launch_opts *o)
+{
+    const uint32_t known = RK_LAUNCH_MULTI_PRODUCER | RK_LAUNCH_GRID_SYNC;
+
+    *o = opts != NULL ? *opts : (rk_launch_opts){ 0 };
+    if (o->queue_capacity == 0)
+        o->queue_capacity = RK__DEFAULT_CAPACITY;
+    if (o->slot_size == 0)
+        o->slot_size = RK__DEFAULT_SLOT;
+    if (o->instances == 0)
+        o->instances = 1;
+    if (!rk__is_pow2(o->queue_capacity) || o->queue_capacity < 2 || o->queue_capacity > RK_QUEUE_MAX_CAPACITY)
+        return rk__err(RK_EINVAL, "rk_kernel_launch: queue_capacity %u is not a power of two in [2, %u]",
+                       o->queue_capacity, RK_QUEUE_MAX_CAPACITY);
+    if (!rk__is_pow2(o->slot_size) || o->slot_size < RK_QUEUE_MIN_SLOT || o->slot_size > RK_QUEUE_MAX_SLOT)
+        return rk__err(RK_EINVAL, "rk_kernel_launch: slot_size %u is not a power of two in [%u, %u]",
+                       o->slot_size, RK_QUEUE_MIN_SLOT, RK_QUEUE_MAX_SLOT);
+    if (o->flags & ~known)
+        return rk__err(RK_EINVAL, "rk_kernel_launch: unknown launch flags 0x%x", o->flags & ~known);
+    return 0;
+}
+
+/* Region layout: [ control block 128 ][ H2K ][ K2H ], each part 128-byte aligned. */
+static size_t rk__layout(const rk_launch_opts *o, uint64_t *h2k_off, uint64_t *k2h_off)
+{
+    uint32_t h2k_flags = (o->flags & RK_LAUNCH_MULTI_PRODUCER) ? RK_QUEUE_MPSC : RK_QUEUE_SPSC;
+    size_t h2k = rk_queue_region_size(o->queue_capacity, o->slot_size, h2k_flags);
+    size_t k2h = rk_queue_region_size(o->queue_capacity, o->slot_size, RK_QUEUE_SPSC);
+
+    *h2k_off = RK_CACHE_LINE;
+    *k2h_off = *h2k_off + rk__align_up(h2k, RK_CACHE_LINE);
+    return (size_t)*k2h_off + rk__align_up(k2h, RK_CACHE_LINE);
+}
+
+/* Formats the region of k (already allocated and zeroed) and attaches the host's queue handles. */
+static int rk__kernel_format(rk_kernel *k)
+{
+    uint64_t h2k_off, k2h_off;
+    uint8_t *base = k->region;
+    rk_control_block *cb = k->region;
+    uint32_t h2k_flags = (k->opts.flags & RK_LAUNCH_MULTI_PRODUCER) ? RK_QUEUE_MPSC : RK_QUEUE_SPSC;
+    size_t h2k_len, k2h_len;
+    int rc;
+
+    (void)rk__layout(&k->opts, &h2k_off, &k2h_off);
+    h2k_len = (size_t)(k2h_off - h2k_off);
+    k2h_len = k->region_size - (size_t)k2h_off;
+    if ((rc = rk_queue_format(base + h2k_off, h2k_len, k->opts.queue_capacity, k->opts.slot_size, h2k_flags)) ||
+        (rc = rk_queue_format(base + k2h_off, k2h_len, k->opts.queue_capacity, k->opts.slot_size,
+                              RK_QUEUE_SPSC)) ||
+        (rc = rk_queue_attach(&k->h2k, base + h2k_off, h2k_len)) ||
+        (rc = rk_queue_attach(&k->k2h, base + k2h_off, k2h_len)))
+        return rc;
+    /* K3: nobody else sees the block yet; the backend's launch publishes it (a thread start, a mutex, a
+     * copy to the device). The words the kernel writes later are stored atomically all the same. */
+    cb->magic = RK_CONTROL_MAGIC;
+    cb->abi_version = RK_ABI_VERSION;
+    cb->kernel_id = k->id;
+    cb->instances = k->opts.instances;
+    cb->h2k_offset = h2k_off;
+    cb->k2h_offset = k2h_off;
+    atomic_store_explicit(rk__a32(&cb->state), RK_STATE_INITIALIZING, memory_order_relaxed);
+    atomic_store_explicit(rk__a32(&cb->terminate), 0, memory_order_relaxed);
+    k->cb = cb;
+    return 0;
+}
+
+int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opts, rk_kernel **out)
+{
+    uint64_t h2k_off, k2h_off;
+    rk_launch_opts o;
+    rk_kernel *k;
+    size_t len;
+    int rc;
+
+    if (rt == NULL || name == NULL || out == NULL)
+        return rk__err(RK_EINVAL, "rk_kernel_launch: NULL %s", rt == NULL ? "runtime" : name == NULL ? "name" : "out");
+    len = strnlen(name, sizeof k->name);
+    if (len == 0 || len >= sizeof k->name)
+        return rk__err(RK_EINVAL, "rk_kernel_launch: actor name must be 1 to %zu bytes", sizeof k->name - 1);
+    if ((rc = rk__launch_opts(opts, &o)) != 0)
+        return rc;
+    if (!rk__live_contains(rt))
+        return rk__err(RK_EBADHANDLE, "rk_kernel_launch: runtime %p is not live", (void *)rt);
+
+    k = rk__aligned_zalloc(RK_CACHE_LINE, sizeof *k); /* rk_queue has 128-byte aligned lines */
+    if (k == NULL)
+        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate the kernel");
+    k->rt = rt;
+    k->opts = o;
+    rk__strlcpy(k->name, name, sizeof k->name);
+    pthread_mutex_lock(&rt->lock);
+    k->id = rt->next_kernel_id;
+    if (k->id != 0)
+        rt->next_kernel_id++; /* ids are never reused; 2^32 - 1 launches per runtime */
+    pthread_mutex_unlock(&rt->lock);
+    if (k->id == 0) {
+        rc = rk__err(RK_ELIMIT, "rk_kernel_launch: kernel ids of this runtime are exhausted");
+        goto fail_id;
+    }
+    k->region_size = rk__layout(&o, &h2k_off, &k2h_off);
+    if ((rc = rt->ops->region_alloc(rt, k->region_size, &k->region)) != 0)
+        goto fail_id;
+    if ((rc = rk__kernel_format(k)) != 0)
+        goto fail_region;
+    k->launch_ns = rk_monotonic_ns();
+    if ((rc = rt->ops->launch(rt, k)) != 0)
+        goto fail_region;
+
+    pthread_mutex_lock(&rt->lock);
+    k->next = rt->kernels;
+    rt->kernels = k;
+    pthread_mutex_unlock(&rt->lock);
+    *out = k;
+    return 0;
+
+fail_region:
+    rt->ops->region_free(rt, k->region);
+fail_id:
+    free(k);
+    return rc;
+}
+
+rk_addr rk_kernel_addr(const rk_kernel *k) { return k != NULL ? RK_ADDR(k->id, 0) : RK_ADDR_HOST; }
+
+rk_kernel_state rk_kernel_state_get(const rk_kernel *k)
+{
+    return k != NULL ? (rk_kernel_state)rk__state(k) : RK_STATE_FAILED;
+}
+
+uint32_t rk_kernel_payload_max(const rk_kernel *k) { return k != NULL ? rk_payload_max(k->opts.slot_size) : 0; }
+
+/* ---- Statistics and stop reports ---------------------------------------------------------------------- */
+
+int rk_kernel_stats_get(const rk_kernel *k, rk_kernel_stats *out)
+{
+    rk_control_block *cb;
+    int64_t stop;
+
+    if (k == NULL || out == NULL)
+        return rk__err(RK_EINVAL, "rk_kernel_stats_get: NULL %s", k == NULL ? "kernel" : "out");
+    cb = k->cb;
+    memset(out, 0, sizeof *out);
+    out->kernel_id = k->id;
+    out->state = (rk_kernel_state)rk__state(k); /* first: its acquire orders the loads below (K3) */
+    /* Relaxed: statistics, each word read once (K3); final once the state is STOPPED. */
+    out->msgs_in = atomic_load_explicit(rk__a64(&cb->msgs_in), memory_order_relaxed);
+    out->msgs_out = atomic_load_explicit(rk__a64(&cb->msgs_out), memory_order_relaxed);
+    out->errors = atomic_load_explicit(rk__a64(&cb->errors), memory_order_relaxed);
+    out->dropped = atomic_load_explicit(rk__a64(&cb->dropped), memory_order_relaxed) +
+                   atomic_load_explicit(&k->host_dropped, memory_order_relaxed);
+    out->heartbeat = atomic_load_explicit(rk__a64(&cb->heartbeat), memory_order_relaxed);
+    out->last_error = atomic_load_explicit(rk__ai32(&cb->last_error), memory_order_relaxed);
+    out->sent = atomic_load_explicit(&k->sent, memory_order_relaxed);
+    out->received = atomic_load_explicit(&k->received, memory_order_relaxed);
+    stop = atomic_load_explicit(&k->stop_ns, memory_order_relaxed);
+    out->uptime_ns = (uint64_t)((stop != 0 ? stop : rk_monotonic_ns()) - k->launch_ns);
+    rk__strlcpy(out->name, k->name, sizeof out->name);
+    return 0;
+}
+
+/* K2: notes when the host saw the kernel stop, and reports it through on_stop exactly once. */
+static void rk__kernel_stopped(rk_kernel *k)
+{
+    int64_t zero = 0;
+    rk_kernel_stats st;
+
+    /* Relaxed: a timestamp; the first observer wins. */
+    atomic_compare_exchange_strong_explicit(&k->stop_ns, &zero, rk_monotonic_ns(), memory_order_relaxed,
+                                            memory_order_relaxed);
+    /* Relaxed: the exchange itself makes the report happen once; it publishes nothing. */
+    if (atomic_exchange_explicit(&k->stop_reported, 1, memory_order_relaxed) != 0 || k->rt->opts.on_stop == NULL)
+        return;
+    (void)rk_kernel_stats_get(k, &st);
+    k->rt->opts.on_stop(&st, k->rt->opts.on_stop_arg);
+}
+
+/* K3: a kernel that missed its terminate deadline is marked FAILED, unless it stopped meanwhile. */
+static void rk__kernel_mark_failed(rk_kernel *k)
+{
+    _Atomic uint32_t *st = rk__a32(&k->cb->state);
+    uint32_t cur = atomic_load_explicit(st, memory_order_relaxed);
+
+    while (cur != RK_STATE_STOPPED && cur != RK_STATE_FAILED) {
+        /* Relaxed: the kernel orders nothing behind FAILED; it reads it to stop running (cpu_backend.c). */
+        if (atomic_compare_exchange_weak_explicit(st, &cur, RK_STATE_FAILED, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            break;
+    }
+}
+
+/* ---- Terminate -------------------------------------------------------------------------------------- */
+
+/* The part of terminate after `closing` was set: waits for in-flight sends (K1), requests the stop. */
+static void rk__terminate_request(rk_kernel *k)
+{
+    rk_backoff b;
+
+    rk_backoff_init(&b, RK_TIMEOUT_INFINITE);
+    /* K1: seq_cst, pairs with the increment in rk__send_enter(). Senders leave promptly once they see
+     * closing (they re-check it every backoff round), so this wait is short and needs no deadline. */
+    while (atomic_load_explicit(&k->inflight, memory_order_seq_cst) != 0)
+        (void)rk_backoff_wait(&b);
+    /* Release: pairs with the kernel's acquire load of terminate (cpu_backend.c rk__cpu_run): every
+     * message published before is visible to the kernel's drain. */
+    atomic_store_explicit(rk__a32(&k->cb->terminate), 1, memory_order_release);
+    if (k->rt->ops->notify != NULL)
+        k->rt->ops->notify(k); /* K4 */
+}
+
+/* Turns the result of waiting for the stop into terminate's return value. */
+static int rk__terminate_result(rk_kernel *k, int rc)
+{
+    if (rc == RK_ENOTRESPONDING)
+        rk__kernel_mark_failed(k);
+    atomic_store_explicit(&k->terminated, 1, memory_order_relaxed); /* relaxed: informational */
+    rk__kernel_stopped(k);
+    if (rc != 0)
+        return rc;
+    if (rk__state(k) == RK_STATE_FAILED)
+        return rk__err(RK_EFAULT, "rk_kernel_terminate: kernel %u ('%s') had failed: %s", k->id, k->name,
+                       rk_err_name(atomic_load_explicit(rk__ai32(&k->cb->last_error), memory_order_relaxed)));
+    return 0;
+}
+
+int rk_kernel_terminate(rk_kernel *k, int64_t timeout_ns)
+{
+    int64_t deadline = rk__deadline(timeout_ns);
+
+    if (k == NULL)
+        return rk__err(RK_EINVAL, "rk_kernel_terminate: kernel is NULL");
+    /* K1, K2: seq_cst, pairs with the load of closing in rk__send_enter(). */
+    if (atomic_exchange_explicit(&k->closing, 1, memory_order_seq_cst) != 0)
+        return rk__err(RK_ECLOSED, "rk_kernel_terminate: kernel %u ('%s') is already terminated", k->id, k->name);
+    rk__terminate_request(k);
+    return rk__terminate_result(k, k->rt->ops->wait_stopped(k, rk__remaining(deadline)));
+}
+
+/* ---- Sending ---------------------------------------------------------------------------------------- */
+
+/* RK_EFAULT if the kernel failed, RK_ECLOSED if it is terminating or stopped, else 0 (sending makes
+ * sense). Checked when H2K is full and after a send saw `closing`, not on every send: the state word
+ * shares a line with counters the kernel writes. */
+static int rk__send_blocked(rk_kernel *k, const char *fn)
+{
+    if (rk__state(k) == RK_STATE_FAILED)
+        return rk__err(RK_EFAULT, "%s: kernel %u ('%s') failed", fn, k->id, k->name);
+    /* Relaxed: a hint between rounds; K1 holds through rk__send_enter() either way. */
+    if (atomic_load_explicit(&k->closing, memory_order_relaxed) != 0)
+        return rk__err(RK_ECLOSED, "%s: kernel %u ('%s') is terminating or stopped", fn, k->id, k->name);
+    return 0;
+}
+
+/* K1: enters the send window. Returns 0, RK_ECLOSED or RK_EFAULT (with the window closed again). */
+static int rk__send_enter(rk_kernel *k, const char *fn)
+{
+    /* Seq_cst: pairs with the exchange of closing and the load of inflight in rk_kernel_terminate(). */
+    atomic_fetch_add_explicit(&k->inflight, 1, memory_order_seq_cst);
+    if (RK__LIKELY(atomic_load_explicit(&k->closing, memory_order_seq_cst) == 0))
+        return 0;
+    /* Release: pairs with terminate's load of inflight; nothing was published. */
+    atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_release);
+    return rk__send_blocked(k, fn);
+}
+
+static void rk__send_leave(rk_kernel *k)
+{
+    /* Release: pairs with terminate's seq_cst load of inflight; our publication happens before its store
+     * of cb->terminate (K1). */
+    atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_release);
+}
+
+
+/* Reserves up to n H2K slots (SPSC) or one (MPSC, n ignored), waiting up to timeout_ns for room. Returns
+ * the count reserved, or an error. */
+static int rk__h2k_reserve(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t timeout_ns, const char *fn)
+{
+    rk__wait w = { .started = 0 };
+    void *slot;
+    int rc;
+
+    for (;;) {
+        if (k->h2k.seq != NULL)
+            rc = rk_queue_reserve_mpsc(&k->h2k, &slot, pos) == 0 ? 1 : RK_EAGAIN;
+        else
+            rc = rk_queue_reserve_spsc(&k->h2k, n, pos);
+        if (rc != RK_EAGAIN)
+            return rc;
+        if ((rc = rk__send_blocked(k, fn)) != 0 ||
+            (rc = rk__wait_round(&w, timeout_ns, fn, "H2K stayed full", k->id)) != 0)
+            return rc;
+    }
+}
+
+/* Stamps the host's fields of an outgoing envelope (in place, in the slot). */
+static void rk__stamp(rk_kernel *k, rk_envelope *e, uint32_t instance)
+{
+    int mpsc = k->h2k.seq != NULL;
+
+    e->magic = RK_ENVELOPE_MAGIC;
+    e->version = RK_ABI_VERSION;
+    e->source = RK_ADDR_HOST;
+    e->dest = RK_ADDR(k->id, instance);
+    (void)rk_hlc_now(&k->rt->hlc, &e->hlc); /* cannot fail short of the year 2554 */
+    /* Relaxed: a per-sender number; SPSC has one sending thread (no read-modify-write needed), MPSC
+     * senders need the atomic add. */
+    if (mpsc) {
+        e->seq = atomic_fetch_add_explicit(&k->next_seq, 1, memory_order_relaxed) + 1;
+    } else {
+        e->seq = atomic_load_explicit(&k->next_seq, memory_order_relaxed) + 1;
+        atomic_store_explicit(&k->next_seq, e->seq, memory_order_relaxed);
+    }
+}
+
+/* Publishes count reserved slots from pos (SPSC: one index store; MPSC: count must be 1), and K4. */
+static void rk__h2k_publish(rk_kernel *k, uint64_t pos, uint32_t count)
+{
+    if (k->h2k.seq != NULL)
+        (void)rk_queue_commit_mpsc(&k->h2k, pos); /* R3 in queue.c */
+    else
+        (void)rk_queue_commit_spsc(&k->h2k, count); /* R1 in queue.c */
+    /* Relaxed: a statistic. */
+    atomic_fetch_add_explicit(&k->sent, count, memory_order_relaxed);
+}
+
+static void rk__h2k_notify(rk_kernel *k)
+{
+    if (k->rt->ops->notify != NULL)
+        k->rt->ops->notify(k); /* K4 */
+}
+
+/* Checks one outgoing message; returns 0, RK_EINVAL or RK_EMSGSIZE. */
+static int rk__msg_check(const rk_kernel *k, const rk_msg *m, const char *fn)
+{
+    if (m == NULL)
+        return rk__err(RK_EINVAL, "%s: message is NULL", fn);
+    if (m->env.payload_len > rk_payload_max(k->opts.slot_size))
+        return rk__err(RK_EMSGSIZE, "%s: payload of %u bytes, kernel %u takes at most %u", fn, m->env.payload_len,
+                       k->id, rk_payload_max(k->opts.slot_size));
+    if (m->payload == NULL && m->env.payload_len > 0)
+        return rk__err(RK_EINVAL, "%s: payload is NULL but payload_len is %u", fn, m->env.payload_len);
+    if (RK_ADDR_INSTANCE(m->env.dest) >= k->opts.instances)
+        return rk__err(RK_EINVAL, "%s: instance %u of kernel %u does not exist (%u instances)", fn,
+                       RK_ADDR_INSTANCE(m->env.dest), k->id, k->opts.instances);
+    if (m->env.flags & RK_ENV_SYSTEM)
+        return rk__err(RK_EINVAL, "%s: RK_ENV_SYSTEM is reserved for the runtime", fn);
+    return 0;
+}
+
+/* Writes message m into the reserved slot at pos. */
+static void rk__msg_write(rk_kernel *k, const rk_msg *m, uint64_t pos)
+{
+    rk_envelope *e = rk_queue_slot(&k->h2k, pos);
+
+    e->flags = m->env.flags;
+    e->payload_len = m->env.payload_len;
+    e->type_id = m->env.type_id;
+    e->correlation_id = m->env.correlation_id;
+    rk__stamp(k, e, RK_ADDR_INSTANCE(m->env.dest));
+    if (m->env.payload_len > 0)
+        memcpy(rk_envelope_payload(e), m->payload, m->env.payload_len);
+}
+
+int rk_send(rk_kernel *k, const rk_msg *m, int64_t timeout_ns)
+{
+    int rc = rk_send_batch(k, m, 1, timeout_ns);
+
+    return rc < 0 ? rc : 0;
+}
+
+int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_ns)
+{
+    const char *fn = n == 1 ? "rk_send" : "rk_send_batch";
+    uint64_t pos;
+    int rc, got;
+
+    if (k == NULL || msgs == NULL || n == 0)
+        return rk__err(RK_EINVAL, "%s: %s", fn, k == NULL ? "kernel is NULL" : msgs == NULL ? "msgs is NULL" : "n is 0");
+    for (uint32_t i = 0; i < n; i++) /* all checked first: a failing batch sends nothing */
+        if ((rc = rk__msg_check(k, &msgs[i], fn)) != 0)
+            return rc;
+    if ((rc = rk__send_enter(k, fn)) != 0)
+        return rc;
+    if ((got = rk__h2k_reserve(k, n, &pos, timeout_ns, fn)) < 0) {
+        rk__send_leave(k);
+        return got;
+    }
+    if (k->h2k.seq == NULL) {
+        for (int i = 0; i < got; i++)
+            rk__msg_write(k, &msgs[i], pos + (uint64_t)i);
+        rk__h2k_publish(k, pos, (uint32_t)got);
+    } else {
+        /* MPSC: one claim per slot; after the first, only what fits right now. */
+        void *slot;
+
+        rk__msg_write(k, &msgs[0], pos);
+        rk__h2k_publish(k, pos, 1);
+        for (got = 1; (uint32_t)got < n && rk_queue_reserve_mpsc(&k->h2k, &slot, &pos) == 0; got++) {
+            rk__msg_write(k, &msgs[got], pos);
+            rk__h2k_publish(k, pos, 1);
+        }
+    }
+    rk__send_leave(k);
+    rk__h2k_notify(k);
+    return got;
+}
+
+/* ---- Zero-copy sending -------------------------------------------------------------------------------
+ * SPSC: the open reservation lives in the kernel (one sending thread). MPSC: in the sending thread, since
+ * any thread may send; one open reservation per thread. */
+typedef struct rk__reservation {
+    rk_kernel *k;
+    uint64_t pos;
+    rk_envelope *env;
+} rk__reservation;
+
+static _Thread_local rk__reservation rk__tls_reservation;
+
+int rk_send_reserve(rk_kernel *k, uint32_t payload_len, rk_envelope **env, void **payload, int64_t timeout_ns)
+{
+    rk_envelope *e;
+    uint64_t pos;
+    int rc;
+
+    if (k == NULL || env == NULL || payload == NULL)
+        return rk__err(RK_EINVAL, "rk_send_reserve: NULL argument");
+    if (payload_len > rk_payload_max(k->opts.slot_size))
+        return rk__err(RK_EMSGSIZE, "rk_send_reserve: payload of %u bytes, kernel %u takes at most %u", payload_len,
+                       k->id, rk_payload_max(k->opts.slot_size));
+    if ((k->h2k.seq != NULL ? rk__tls_reservation.k != NULL : k->reserved_env != NULL))
+        return rk__err(RK_EINVAL, "rk_send_reserve: a reservation is already open (rk_send_commit first)");
+    /* An early check only: rk_send_commit() decides (K1), so a reservation cannot hold terminate up. */
+    if ((rc = rk__send_enter(k, "rk_send_reserve")) != 0)
+        return rc;
+    rk__send_leave(k);
+    if ((rc = rk__h2k_reserve(k, 1, &pos, timeout_ns, "rk_send_reserve")) < 0)
+        return rc;
+    e = rk_queue_slot(&k->h2k, pos);
+    memset(e, 0, sizeof *e);
+    e->magic = RK_ENVELOPE_MAGIC;
+    e->version = RK_ABI_VERSION;
+    e->source = RK_ADDR_HOST;
+    e->dest = RK_ADDR(k->id, 0);
+    e->payload_len = payload_len;
+    if (k->h2k.seq != NULL) {
+        rk__tls_reservation = (rk__reservation){ .k = k, .pos = pos, .env = e };
+    } else {
+        k->reserved_env = e;
+        k->reserved_pos = pos;
+    }
+    *env = e;
+    *payload = rk_envelope_payload(e);
+    return 0;
+}
+
+/* Withdraws an open reservation that must not be delivered. SPSC: un-reserve. MPSC: a claimed slot cannot
+ * be given back (the consumer waits for it in order), so it is published as an RK_ENV_SYSTEM no-op that
+ * kernels skip. */
+static void rk__reservation_cancel(rk_kernel *k, rk_envelope *e, uint64_t pos)
+{
+    if (k->h2k.seq == NULL) {
+        (void)rk_queue_commit_spsc(&k->h2k, 0);
+        return;
+    }
+    e->flags = RK_ENV_SYSTEM;
+    e->payload_len = 0;
+    e->type_id = 0;
+    (void)rk_queue_commit_mpsc(&k->h2k, pos); /* R3 in queue.c */
+    rk__h2k_notify(k);
+}
+
+int rk_send_commit(rk_kernel *k)
+{
+    rk_envelope *e;
+    uint64_t pos;
+    int rc;
+
+    if (k == NULL)
+        return rk__err(RK_EINVAL, "rk_send_commit: kernel is NULL");
+    if (k->h2k.seq != NULL) {
+        if (rk__tls_reservation.k != k)
+            return rk__err(RK_EINVAL, "rk_send_commit: this thread reserved nothing on kernel %u", k->id);
+        e = rk__tls_reservation.env;
+        pos = rk__tls_reservation.pos;
+        rk__tls_reservation = (rk__reservation){ 0 };
+    } else {
+        if (k->reserved_env == NULL)
+            return rk__err(RK_EINVAL, "rk_send_commit: nothing is reserved on kernel %u", k->id);
+        e = k->reserved_env;
+        pos = k->reserved_pos;
+        k->reserved_env = NULL;
+    }
+    /* The caller wrote the envelope: check what the kernel will trust. A failure withdraws the slot. */
+    if (e->payload_len > rk_payload_max(k->opts.slot_size))
+        rc = rk__err(RK_EMSGSIZE, "rk_send_commit: payload_len %u exceeds %u", e->payload_len,
+                     rk_payload_max(k->opts.slot_size));
+    else if (RK_ADDR_INSTANCE(e->dest) >= k->opts.instances || (e->flags & RK_ENV_SYSTEM))
+        rc = rk__err(RK_EINVAL, "rk_send_commit: bad %s", (e->flags & RK_ENV_SYSTEM) ? "flags (RK_ENV_SYSTEM)"
+                                                                                     : "destination instance");
+    else
+        rc = rk__send_enter(k, "rk_send_commit");
+    if (rc != 0) {
+        rk__reservation_cancel(k, e, pos);
+        return rc;
+    }
+    rk__stamp(k, e, RK_ADDR_INSTANCE(e->dest));
+    rk__h2k_publish(k, pos, 1);
+    rk__send_leave(k);
+    rk__h2k_notify(k);
+    return 0;
+}
+
+/* ---- Receiving -------------------------------------------------------------------------------------- */
+
+/* Peeks up to n K2H slots, waiting up to timeout_ns. Returns the count, or RK_EAGAIN/RK_ETIMEDOUT when
+ * nothing arrived, RK_ECLOSED/RK_EFAULT when the kernel stopped/failed and nothing is left. */
+static int rk__k2h_peek(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t timeout_ns, const char *fn)
+{
+    rk__wait w = { .started = 0 };
+    uint32_t st;
+    int rc;
+
+    for (;;) {
+        if ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) != RK_EAGAIN)
+            return rc;
+        st = rk__state(k);
+        if (st == RK_STATE_STOPPED || st == RK_STATE_FAILED) {
+            /* The acquire in rk__state() makes every reply published before the stop visible. */
+            if ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) != RK_EAGAIN)
+                return rc;
+            if (st == RK_STATE_FAILED)
+                return rk__err(RK_EFAULT, "%s: kernel %u ('%s') failed and nothing is left", fn, k->id, k->name);
+            return rk__err(RK_ECLOSED, "%s: kernel %u ('%s') stopped and nothing is left", fn, k->id, k->name);
+        }
+        if ((rc = rk__wait_round(&w, timeout_ns, fn, "no reply", k->id)) != 0)
+            return rc;
+    }
+}
+
+/* Releases count peeked K2H slots; K4. */
+static void rk__k2h_release(rk_kernel *k, uint32_t count)
+{
+    uint64_t r = atomic_load_explicit(&k->received, memory_order_relaxed);
+
+    (void)rk_queue_release_spsc(&k->k2h, count); /* R2 in queue.c */
+    /* Relaxed: a statistic, written by the one receiving thread. */
+    atomic_store_explicit(&k->received, r + count, memory_order_relaxed);
+    if (count > 0 && k->rt->ops->notify_k2h != NULL)
+        k->rt->ops->notify_k2h(k);
+}
+
+/* Checks a received envelope. */
+static int rk__k2h_check(rk_kernel *k, const rk_envelope *e, const char *fn)
+{
+    int rc;
+
+    if ((rc = rk_envelope_check(e, k->k2h.slot_size)) != 0)
+        return rk__err(rc, "%s: kernel %u sent a bad message: %s", fn, k->id, rk_last_error());
+    return 0;
+}
+
+/* K5: merges the newest stamp of the messages a call receives into the host clock; merging the newest
+ * once leaves the clock after all of them. RK_ECLOCK leaves the clock as it was. */
+static void rk__k2h_merge(rk_kernel *k, const rk_envelope *newest)
+{
+    if (newest != NULL)
+        (void)rk_hlc_update(&k->rt->hlc, &newest->hlc, NULL);
+}
+
+/* Copies a received message out. Returns 0, or RK_EMSGSIZE when the payload was truncated. */
+static int rk__msg_read(const rk_envelope *e, rk_msg *m, const char *fn)
+{
+    uint32_t n = e->payload_len < m->payload_cap ? e->payload_len : m->payload_cap;
+
+    m->env = *e;
+    if (n > 0)
+        memcpy(m->payload, rk_envelope_payload_const(e), n);
+    if (e->payload_len > m->payload_cap)
+        return rk__err(RK_EMSGSIZE, "%s: payload of %u bytes truncated to %u", fn, e->payload_len, m->payload_cap);
+    return 0;
+}
+
+static int rk__recv_check(const rk_kernel *k, const rk_msg *m, uint32_t n, const char *fn)
+{
+    if (k == NULL || m == NULL || n == 0)
+        return rk__err(RK_EINVAL, "%s: %s", fn, k == NULL ? "kernel is NULL" : m == NULL ? "msgs is NULL" : "n is 0");
+    for (uint32_t i = 0; i < n; i++)
+        if (m[i].payload == NULL && m[i].payload_cap > 0)
+            return rk__err(RK_EINVAL, "%s: payload is NULL but payload_cap is %u", fn, m[i].payload_cap);
+    return 0;
+}
+
+int rk_recv(rk_kernel *k, rk_msg *m, int64_t timeout_ns)
+{
+    int rc = rk_recv_batch(k, m, 1, timeout_ns);
+
+    return rc < 0 ? rc : 0;
+}
+
+int rk_recv_batch(rk_kernel *k, rk_msg *msgs, uint32_t n, int64_t timeout_ns)
+{
+    const char *fn = n == 1 ? "rk_recv" : "rk_recv_batch";
+    const rk_envelope *newest = NULL;
+    uint64_t pos;
+    int rc, got, i;
+
+    if ((rc = rk__recv_check(k, msgs, n, fn)) != 0)
+        return rc;
+    if ((got = rk__k2h_peek(k, n, &pos, timeout_ns, fn)) < 0)
+        return got;
+    for (i = 0; i < got; i++) {
+        const rk_envelope *e = rk_queue_slot(&k->k2h, pos + (uint64_t)i);
+
+        /* A bad or truncated message ends a batch; the next call returns it first. */
+        if (i > 0 && (rk_envelope_check(e, k->k2h.slot_size) != 0 || e->payload_len > msgs[i].payload_cap))
+            break;
+        if ((rc = rk__k2h_check(k, e, fn)) == 0) {
+            rc = rk__msg_read(e, &msgs[i], fn);
+            if (newest == NULL || rk_hlc_compare(&e->hlc, &newest->hlc) > 0)
+                newest = e;
+        }
+        if (rc != 0) { /* only the first message gets here: consumed, as rk_recv does */
+            rk__k2h_merge(k, newest);
+            rk__k2h_release(k, 1);
+            return rc;
+        }
+    }
+    rk__k2h_merge(k, newest);
+    rk__k2h_release(k, (uint32_t)i);
+    return i;
+}
+
+int rk_recv_peek(rk_kernel *k, const rk_envelope **env, const void **payload, int64_t timeout_ns)
+{
+    const rk_envelope *e;
+    uint64_t pos;
+    int rc;
+
+    if (k == NULL || env == NULL || payload == NULL)
+        return rk__err(RK_EINVAL, "rk_recv_peek: NULL argument");
+    if (k->peeked)
+        return rk__err(RK_EINVAL, "rk_recv_peek: a peeked message is not released yet");
+    if ((rc = rk__k2h_peek(k, 1, &pos, timeout_ns, "rk_recv_peek")) < 0)
+        return rc;
+    e = rk_queue_slot(&k->k2h, pos);
+    if ((rc = rk__k2h_check(k, e, "rk_recv_peek")) != 0) {
+        rk__k2h_release(k, 1); /* consumed, as rk_recv does */
+        return rc;
+    }
+    rk__k2h_merge(k, e);
+    k->peeked = 1;
+    *env = e;
+    *payload = rk_envelope_payload_const(e);
+    return 0;
+}
+
+int rk_recv_release(rk_kernel *k)
+{
+    if (k == NULL || !k->peeked)
+        return rk__err(RK_EINVAL, "rk_recv_release: %s", k == NULL ? "kernel is NULL" : "nothing is peeked");
+    k->peeked = 0;
+    rk__k2h_release(k, 1);
+    return 0;
+}
+
+/* ---- Request/reply ---------------------------------------------------------------------------------- */
+
+/* Waits until deadline (-1: forever; try_once: one look) for the reply carrying corr, dropping others
+ * (counted in host_dropped). */
+static int rk__call_wait(rk_kernel *k, uint64_t corr, rk_msg *reply, int64_t deadline, int try_once)
+{
+    for (;;) {
+        int64_t left = try_once ? 0 : rk__remaining(deadline);
+        const rk_envelope *e;
+        uint64_t pos;
+        int32_t code;
+        int rc;
+
+        /* A deadline that has passed still gets one look (left == 0), which then reports RK_ETIMEDOUT. */
+        if ((rc = rk__k2h_peek(k, 1, &pos, left, "rk_call")) < 0)
+            return rc == RK_EAGAIN && !try_once ? rk__err(RK_ETIMEDOUT, "rk_call: no reply from kernel %u", k->id)
+                                                : rc;
+        e = rk_queue_slot(&k->k2h, pos);
+        if (rk__k2h_check(k, e, "rk_call") == 0)
+            rk__k2h_merge(k, e);
+        else
+            e = NULL;
+        if (e == NULL || e->correlation_id != corr || !(e->flags & RK_ENV_REPLY)) {
+            rk__k2h_release(k, 1);
+            /* Relaxed: a statistic. */
+            atomic_fetch_add_explicit(&k->host_dropped, 1, memory_order_relaxed);
+            continue;
+        }
+        rc = rk__msg_read(e, reply, "rk_call");
+        if ((e->flags & RK_ENV_ERROR) && e->payload_len >= sizeof code) {
+            memcpy(&code, rk_envelope_payload_const(e), sizeof code);
+            rc = rk__err(RK_EHANDLER, "rk_call: the handler of kernel %u ('%s') failed with %s", k->id, k->name,
+                         rk_err_name(code));
+        }
+        rk__k2h_release(k, 1);
+        return rc;
+    }
+}
+
+int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
+{
+    int64_t deadline = rk__deadline(timeout_ns);
+    rk_msg req;
+    int rc;
+
+    if (k == NULL || m == NULL || reply == NULL)
+        return rk__err(RK_EINVAL, "rk_call: NULL argument");
+    if (reply->payload == NULL && reply->payload_cap > 0)
+        return rk__err(RK_EINVAL, "rk_call: reply payload is NULL but payload_cap is %u", reply->payload_cap);
+    if (k->peeked)
+        return rk__err(RK_EINVAL, "rk_call: a peeked message is not released yet");
+    req = *m;
+    req.env.flags |= RK_ENV_REQUEST;
+    req.env.correlation_id = rk_correlation_next();
+    if ((rc = rk_send(k, &req, timeout_ns)) != 0)
+        return rc;
+    return rk__call_wait(k, req.env.correlation_id, reply, deadline, timeout_ns == 0);
+}
+
+/* ---- Destroy ---------------------------------------------------------------------------------------- */
+
+/* Waits for a kernel rk_runtime_destroy asked to stop. A kernel can only be stuck on a full K2H (it
+ * waits for room for a reply before it handles a message): those replies nobody can receive any more
+ * are discarded, counted as dropped (not as received), so that it can finish its drain. */
+static int rk__destroy_wait(rk_kernel *k)
+{
+    int64_t deadline = rk_monotonic_ns() + RK__DESTROY_DEADLINE_NS;
+    const rk_backend_ops *ops = k->rt->ops;
+    uint32_t cap = rk_queue_capacity(&k->k2h);
+    uint64_t pos;
+    int rc, n;
+
+    if (k->peeked) {
+        k->peeked = 0;
+        rk__k2h_release(k, 1);
+    }
+    while ((rc = ops->wait_stopped(k, RK_TIMEOUT_MS(1))) != 0) {
+        if (rk_queue_size(&k->k2h) >= cap && (n = rk_queue_peek_spsc(&k->k2h, cap, &pos)) > 0) {
+            (void)rk_queue_release_spsc(&k->k2h, (uint32_t)n); /* R2 in queue.c */
+            /* Relaxed: a statistic. */
+            atomic_fetch_add_explicit(&k->host_dropped, (uint64_t)n, memory_order_relaxed);
+            if (ops->notify_k2h != NULL)
+                ops->notify_k2h(k); /* K4 */
+        }
+        if (rk_monotonic_ns() >= deadline)
+            return rk__err(RK_ENOTRESPONDING, "rk_runtime_destroy: kernel %u ('%s') did not stop within 1 s",
+                           k->id, k->name);
+    }
+    return 0;
+}
+
+int rk_runtime_destroy(rk_runtime *rt)
+{
+    rk_kernel *list, *k, *next;
+    int result = 0, rc;
+
+    if (rt == NULL || !rk__live_remove(rt))
+        return rk__err(RK_EBADHANDLE, "rk_runtime_destroy: %p is not a live runtime", (void *)rt);
+    pthread_mutex_lock(&rt->lock);
+    list = rt->kernels;
+    rt->kernels = NULL;
+    pthread_mutex_unlock(&rt->lock);
+
+    /* Every kernel is asked to stop first, so they drain in parallel; then each gets its deadline. */
+    for (k = list; k != NULL; k = k->next)
+        if (atomic_exchange_explicit(&k->closing, 1, memory_order_seq_cst) == 0) /* K1, K2 */
+            rk__terminate_request(k);
+    for (k = list; k != NULL; k = k->next) {
+        if ((rc = rk__destroy_wait(k)) != 0) {
+            rk__kernel_mark_failed(k);
+            result = rc;
+        }
+        rk__kernel_stopped(k);
+    }
+    for (k = list; k != NULL; k = next) {
+        next = k->next;
+        rt->ops->release(k);
+        rt->ops->region_free(rt, k->region);
+        free(k);
+    }
+    rt->ops->destroy(rt);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
+    return result;
+}

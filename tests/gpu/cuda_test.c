@@ -1,0 +1,338 @@
+/* cuda_test.c - GPU-only tests of the CUDA backend (exit 77 without a usable GPU).
+ *
+ * The runtime suite that every backend passes is tests/core/runtime_test.c (run with --backend cuda);
+ * this file holds what only a GPU has: co-residency limits, several resident kernels, terminate under
+ * load, faults raised on the device, grid-synchronised multi-block kernels, state across 1M messages.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "ringkernel/builtin.h"
+#include "ringkernel/ringkernel.h"
+
+int rk_test_actors_linked(void);
+
+/* RK_GPU_QUICK=1 scales the message counts down (for compute-sanitizer runs, ~100x slower). */
+static uint64_t scale(uint64_t full)
+{
+    const char *q = getenv("RK_GPU_QUICK");
+    return q != NULL && q[0] == '1' ? (full / 100 > 0 ? full / 100 : 1) : full;
+}
+
+static rk_runtime *new_rt(void)
+{
+    rk_runtime *rt = NULL;
+    rk_runtime_opts o = { .backend = RK_BACKEND_CUDA };
+    int rc = rk_runtime_create(&rt, &o);
+    if (rc != 0)
+        fail_msg("rk_runtime_create(CUDA): %s: %s", rk_err_name(rc), rk_last_error());
+    return rt;
+}
+
+static void send_u64(rk_kernel *k, uint64_t type, uint64_t v, uint8_t flags)
+{
+    rk_msg m;
+    memset(&m, 0, sizeof m);
+    m.env.type_id = type;
+    m.env.flags = flags;
+    m.env.payload_len = sizeof v;
+    m.payload = &v;
+    int rc = rk_send(k, &m, RK_TIMEOUT_MS(5000));
+    if (rc != 0)
+        fail_msg("rk_send: %s: %s", rk_err_name(rc), rk_last_error());
+}
+
+static uint64_t recv_u64(rk_kernel *k, rk_envelope *env)
+{
+    uint64_t v = 0;
+    rk_msg m;
+    memset(&m, 0, sizeof m);
+    m.payload = &v;
+    m.payload_cap = sizeof v;
+    int rc = rk_recv(k, &m, RK_TIMEOUT_MS(5000));
+    if (rc != 0)
+        fail_msg("rk_recv: %s: %s", rk_err_name(rc), rk_last_error());
+    if (env)
+        *env = m.env;
+    return v;
+}
+
+/* Counter state lives in device memory and persists across 1M messages (ordered actor). */
+static void test_counter_million(void **state)
+{
+    (void)state;
+    rk_runtime *rt = new_rt();
+    rk_kernel *k;
+    rk_launch_opts o = { .queue_capacity = 8192 };
+    const uint64_t n = scale(1000000);
+    assert_int_equal(rk_kernel_launch(rt, "counter", &o, &k), 0);
+    for (uint64_t i = 1; i <= n; i++) {
+        int64_t v = (int64_t)i;
+        rk_msg m;
+        memset(&m, 0, sizeof m);
+        m.env.type_id = RK_TYPE_ID(counter_add);
+        m.env.payload_len = sizeof v;
+        m.payload = &v;
+        assert_int_equal(rk_send(k, &m, RK_TIMEOUT_MS(5000)), 0);
+    }
+    rk_msg q, r;
+    rk_counter_value val;
+    memset(&q, 0, sizeof q);
+    memset(&r, 0, sizeof r);
+    q.env.type_id = RK_TYPE_ID(counter_get);
+    r.payload = &val;
+    r.payload_cap = sizeof val;
+    assert_int_equal(rk_call(k, &q, &r, RK_TIMEOUT_MS(20000)), 0);
+    assert_int_equal(val.count, n);
+    assert_int_equal(val.sum, (int64_t)(n * (n + 1) / 2));
+    rk_kernel_stats st;
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    assert_int_equal(st.msgs_in, n + 1);
+    assert_int_equal(rk_kernel_terminate(k, RK_TIMEOUT_MS(2000)), 0);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+/* A grid that cannot be co-resident is refused before launch, with the limit in the message. */
+static void test_oversubscribed_launch(void **state)
+{
+    (void)state;
+    rk_runtime *rt = new_rt();
+    rk_kernel *k = NULL, *k2 = NULL;
+    rk_device_info dev;
+    assert_int_equal(rk_backend_devices(RK_BACKEND_CUDA, &dev, 1), 1);
+    rk_launch_opts huge = { .block_size = 1024, .grid_size = (uint32_t)dev.compute_units * 64 };
+    assert_int_equal(rk_kernel_launch(rt, "echo", &huge, &k), RK_ELIMIT);
+    assert_non_null(strstr(rk_last_error(), "co-residency"));
+    /* Two kernels of 60% of the device each: the second is refused, then fits once the first stopped. */
+    int per_sm_threads = 2048; /* Hopper: 2048 resident threads per SM, so at most 2 blocks of 1024 */
+    uint32_t grid60 = (uint32_t)(dev.compute_units * (per_sm_threads / 1024) * 6 / 10);
+    rk_launch_opts big = { .block_size = 1024, .grid_size = grid60 };
+    assert_int_equal(rk_kernel_launch(rt, "echo", &big, &k), 0);
+    assert_int_equal(rk_kernel_launch(rt, "echo", &big, &k2), RK_ELIMIT);
+    /* The first kernel still works. */
+    send_u64(k, 7, 42, 0);
+    assert_int_equal(recv_u64(k, NULL), 42);
+    assert_int_equal(rk_kernel_terminate(k, RK_TIMEOUT_MS(2000)), 0);
+    assert_int_equal(rk_kernel_launch(rt, "echo", &big, &k2), 0);
+    send_u64(k2, 7, 43, 0);
+    assert_int_equal(recv_u64(k2, NULL), 43);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+/* Four resident kernels at once, each on its own stream and queues, traffic interleaved. */
+static void test_four_kernels(void **state)
+{
+    (void)state;
+    rk_runtime *rt = new_rt();
+    rk_kernel *k[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(rk_kernel_launch(rt, "echo", NULL, &k[i]), 0);
+    const uint64_t rounds = scale(20000);
+    for (uint64_t r = 0; r < rounds; r++) {
+        for (int i = 0; i < 4; i++)
+            send_u64(k[i], 1, r * 4 + (uint64_t)i, 0);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(recv_u64(k[i], NULL), r * 4 + (uint64_t)i);
+    }
+    for (int i = 0; i < 4; i++) {
+        rk_kernel_stats st;
+        assert_int_equal(rk_kernel_stats_get(k[i], &st), 0);
+        assert_int_equal(st.msgs_in, rounds);
+        assert_int_equal(st.msgs_out, rounds);
+        assert_int_equal(rk_kernel_terminate(k[i], RK_TIMEOUT_MS(2000)), 0);
+    }
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+/* Terminate while a producer thread keeps sending: terminate returns in bounded time, later sends get
+ * RK_ECLOSED, and every accepted message is answered. */
+typedef struct load_arg {
+    rk_kernel *k;
+    uint64_t accepted;
+    int last_rc;
+} load_arg;
+
+static void *load_thread(void *p)
+{
+    load_arg *a = p;
+    for (uint64_t i = 0;; i++) {
+        uint64_t v = i;
+        rk_msg m;
+        memset(&m, 0, sizeof m);
+        m.env.type_id = 9;
+        m.env.payload_len = sizeof v;
+        m.payload = &v;
+        int rc = rk_send(a->k, &m, RK_TIMEOUT_MS(1000));
+        if (rc != 0) {
+            a->last_rc = rc;
+            return NULL;
+        }
+        a->accepted++;
+    }
+}
+
+static void test_terminate_under_load(void **state)
+{
+    (void)state;
+    rk_runtime *rt = new_rt();
+    rk_kernel *k;
+    rk_launch_opts o = { .queue_capacity = 1u << 16 };
+    assert_int_equal(rk_kernel_launch(rt, "echo", &o, &k), 0);
+    load_arg a = { k, 0, 0 };
+    pthread_t th;
+    pthread_create(&th, NULL, load_thread, &a);
+    uint64_t got = 0;
+    int64_t until = rk_monotonic_ns() + (int64_t)scale(300) * 1000000;
+    while (rk_monotonic_ns() < until) { /* receive while the load runs */
+        rk_msg m;
+        uint64_t v;
+        memset(&m, 0, sizeof m);
+        m.payload = &v;
+        m.payload_cap = sizeof v;
+        if (rk_recv(k, &m, 0) == 0) {
+            assert_int_equal(v, got);
+            got++;
+        }
+    }
+    /* Keep draining K2H from this thread while terminate runs in... this thread: drain first, then
+     * terminate with a deadline; the queue is large enough for the backlog. */
+    int64_t t0 = rk_monotonic_ns();
+    int rc = rk_kernel_terminate(k, RK_TIMEOUT_MS(5000));
+    int64_t took = rk_monotonic_ns() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    assert_true(took < 5000000000LL);
+    assert_int_equal(a.last_rc, RK_ECLOSED);
+    for (;;) {
+        rk_msg m;
+        uint64_t v;
+        memset(&m, 0, sizeof m);
+        m.payload = &v;
+        m.payload_cap = sizeof v;
+        if (rk_recv(k, &m, 0) != 0)
+            break;
+        assert_int_equal(v, got);
+        got++;
+    }
+    assert_int_equal(got, a.accepted);
+    print_message("terminate under load: %llu messages answered, terminate took %.2f ms\n",
+                  (unsigned long long)got, took / 1e6);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+/* A handler error is counted and answered; a device fault (RK_EFAULT) fails the kernel, and the host's
+ * next call reports it. */
+static void test_device_fault(void **state)
+{
+    (void)state;
+    rk_runtime *rt = new_rt();
+    rk_kernel *k;
+    rk_envelope env;
+    assert_int_equal(rk_test_actors_linked(), 1);
+    assert_int_equal(rk_kernel_launch(rt, "faulty", NULL, &k), 0);
+    send_u64(k, 5, 11, 0);
+    assert_int_equal(recv_u64(k, NULL), 11);
+    send_u64(k, RK_TYPE_ID(oops), 1, RK_ENV_REQUEST);
+    (void)recv_u64(k, &env);
+    assert_true(env.flags & RK_ENV_ERROR);
+    send_u64(k, RK_TYPE_ID(boom), 1, 0);
+    /* The kernel fails asynchronously: within a second, every call reports RK_EFAULT. */
+    int rc = 0;
+    for (int i = 0; i < 1000 && rc == 0; i++) {
+        uint64_t v = 0;
+        rk_msg m;
+        memset(&m, 0, sizeof m);
+        m.env.type_id = 5;
+        m.env.payload_len = sizeof v;
+        m.payload = &v;
+        rc = rk_send(k, &m, RK_TIMEOUT_MS(10));
+        if (rc == 0) {
+            rk_msg r;
+            memset(&r, 0, sizeof r);
+            r.payload = &v;
+            r.payload_cap = sizeof v;
+            rc = rk_recv(k, &r, RK_TIMEOUT_MS(10));
+            if (rc == RK_ETIMEDOUT)
+                rc = 0;
+        }
+    }
+    assert_int_equal(rc, RK_EFAULT);
+    assert_int_equal(rk_kernel_state_get(k), RK_STATE_FAILED);
+    rk_kernel_stats st;
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    assert_int_equal(st.last_error, RK_EFAULT);
+    assert_true(st.errors >= 2);
+    rk_runtime_destroy(rt);
+}
+
+/* A multi-block cooperative kernel: messages spread over the grid, replies in request order, HLC stamps
+ * strictly increasing, and every block leaves together on terminate. */
+static void test_grid_kernel(void **state)
+{
+    (void)state;
+    rk_runtime *rt = new_rt();
+    rk_kernel *k;
+    rk_launch_opts o = { .block_size = 128, .grid_size = 8, .queue_capacity = 4096 };
+    assert_int_equal(rk_kernel_launch(rt, "stamp", &o, &k), 0);
+    struct {
+        rk_hlc_ts ts;
+        uint32_t block, thread;
+    } rep;
+    rk_hlc_ts last = { 0, 0, 0 };
+    uint32_t max_block = 0;
+    for (int round = 0; round < (int)scale(200); round++) {
+        rk_msg ms[1024];
+        memset(ms, 0, sizeof ms);
+        for (int i = 0; i < 1024; i++)
+            ms[i].env.type_id = 3;
+        int sent = 0;
+        while (sent < 1024) {
+            int rc = rk_send_batch(k, ms + sent, (uint32_t)(1024 - sent), RK_TIMEOUT_MS(2000));
+            assert_true(rc > 0);
+            sent += rc;
+        }
+        for (int i = 0; i < 1024; i++) {
+            rk_msg r;
+            memset(&r, 0, sizeof r);
+            r.payload = &rep;
+            r.payload_cap = sizeof rep;
+            assert_int_equal(rk_recv(k, &r, RK_TIMEOUT_MS(2000)), 0);
+            /* Reply stamps increase in K2H order; the handler's own tick is above its batch's replies. */
+            assert_true(rk_hlc_compare(&r.env.hlc, &last) > 0);
+            assert_true(rk_hlc_compare(&rep.ts, &r.env.hlc) > 0);
+            last = r.env.hlc;
+            if (rep.block > max_block)
+                max_block = rep.block;
+        }
+    }
+    assert_true(max_block > 0); /* messages did reach blocks other than 0 */
+    assert_int_equal(rk_kernel_terminate(k, RK_TIMEOUT_MS(2000)), 0);
+    assert_int_equal(rk_kernel_state_get(k), RK_STATE_STOPPED);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+int main(void)
+{
+    rk_backend_status st;
+    if (rk_backend_probe(RK_BACKEND_CUDA, &st) != 0 || !st.available) {
+        printf("cuda_test: skipped: %s\n", st.reason);
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_four_kernels),
+        cmocka_unit_test(test_grid_kernel),
+        cmocka_unit_test(test_oversubscribed_launch),
+        cmocka_unit_test(test_device_fault),
+        cmocka_unit_test(test_terminate_under_load),
+        cmocka_unit_test(test_counter_million),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
