@@ -15,6 +15,8 @@
  * Usage: queue_bench [--quick] [--messages N]
  *   --quick       small counts (a smoke test: a few seconds)
  *   --messages N  messages per 64 B SPSC run (default 50,000,000); the other runs scale from it
+ *   RK_GIT_COMMIT (environment) overrides the commit printed in the header (default: git rev-parse of the
+ *   source tree this file was compiled from).
  * Exit status: 0, or 1 if any run lost, duplicated or reordered a message or failed unexpectedly.
  * Threads are pinned to cores 0 and 1 when there are two or more; the header says what the machine has.
  */
@@ -42,6 +44,21 @@ static cpu_set_t g_all_cores;    /* affinity at start, restored where threads mu
 static double g_ns_per_tick = 1; /* calibrated tick length of now_ticks() */
 static int g_failed;             /* a run saw a wrong message or an unexpected error */
 static double g_tick_overhead_ns; /* median cost of one back-to-back now_ticks() pair */
+
+/* The first three fields of /proc/loadavg ("?" where unreadable): other work on the machine skews every
+ * figure here, so the log records how busy it was before and after. */
+static void loadavg(char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+
+    if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+        snprintf(out, cap, "%.2f %.2f %.2f", a, b, c);
+    else
+        snprintf(out, cap, "?");
+    if (f)
+        fclose(f);
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -251,6 +268,8 @@ static void header(int quick, uint64_t n)
            "CLOCK_MONOTONIC",
 #endif
            g_ns_per_tick, g_tick_overhead_ns);
+    loadavg(line, sizeof line);
+    printf("# load:     %s (1/5/15 min) at start\n", line);
     printf("# threads:  %s\n", g_cores >= 2 ? "producer/pinger pinned to core 0, consumer/ponger to core 1"
                                              : "one core: no pinning, threads time-share");
     printf("# method:   throughput = messages / wall time from the consumer being ready to both threads done;\n"
@@ -1238,6 +1257,7 @@ static void print_ratios(const figures *f)
 int main(int argc, char **argv)
 {
     counts c = { 0, 50000000ull, 0, 0, 0 };
+    double t_start = now_s();
     figures f;
     lat l;
 
@@ -1274,6 +1294,19 @@ int main(int argc, char **argv)
     printf("\n(f) actor ping-pong through the runtime\n");
     f.rt = runtime_section(c.n / 10, c.rtt_n, c.cap_s, &l);
     print_ratios(&f);
+    {
+        char la[64];
+        double wall = now_s() - t_start, cpu;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        cpu = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+        loadavg(la, sizeof la);
+        printf("\nload %s at end; this process used %.2f cores on average over %.1f s (a quiet 2-core machine\n"
+               "gives ~1.6-1.9 for a full run: the mutex and backoff runs sleep; much less means other work\n"
+               "shared the cores and the figures above are low)\n",
+               la, cpu / wall, wall);
+    }
     printf("%s\n", g_failed ? "queue_bench: ERRORS (see above)" : "queue_bench: all runs validated");
     free(l.ticks);
     return g_failed ? 1 : 0;

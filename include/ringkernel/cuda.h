@@ -52,6 +52,10 @@ typedef struct rk_device_args {
     uint64_t *h2k_seq;       /* per-slot sequence numbers when H2K is MPSC, else NULL */
     void *state;             /* handler state, device memory */
     rk_device_step *step;    /* device memory */
+    uint8_t *stage;          /* device memory: max_batch slots, the batch copied out of the H2K ring */
+    uint32_t *replied;       /* device memory: one bit per batch index, set by rk_reply_reserve */
+    uint32_t max_batch;      /* messages per step: threads in the grid */
+    uint32_t pad0;
     int64_t hlc_offset_ns;   /* host CLOCK_REALTIME minus %globaltimer, measured at runtime start */
     uint32_t state_size;
     uint32_t kernel_id;

@@ -16,13 +16,15 @@
  *      has room for n replies; decide stop = terminate && H2K empty. Publish the decision in `step`.
  *   2. barrier (block, or grid when launched cooperatively): every thread sees the same decision, so every
  *      block leaves at the same step and no block is left waiting in a barrier.
- *   3. thread i of the grid takes message i of the batch: merges its HLC stamp (atomic max), barrier,
- *      coordinator derives the batch's HLC, barrier, thread i runs the handler in place on the H2K slot.
- *      Its reply, if any, is written in place into K2H slot k2h_base + i (one reply per message, so
- *      replies keep the order of their requests).
- *   4. barrier; coordinator publishes K2H head = k2h_base + (1 + last replying index) with a release store
- *      (gaps left by messages that did not reply are marked RK_ENV_SYSTEM skip envelopes, which the host
- *      consumes silently), releases the H2K slots (tail, release), updates the control block counters.
+ *   3. every thread copies a share of the batch's H2K slots into a device-memory stage with 16-byte loads
+ *      (the batch crosses the bus in one round trip, not one per field a handler reads); barrier.
+ *   4. thread i of the grid takes message i: validates it, merges its HLC stamp (atomic max), barrier,
+ *      coordinator derives the batch's HLC, barrier, thread i runs the handler on the staged copy. Its
+ *      reply, if any, is written in place into K2H slot k2h_base + i of the mapped ring (one reply per
+ *      message, so replies keep the order of their requests).
+ *   5. barrier; coordinator fences once (system scope) and publishes K2H head = k2h_base + (1 + last
+ *      replying index) (gaps left by messages that did not reply are RK_ENV_SYSTEM skip envelopes, which
+ *      the host consumes silently), releases the H2K slots (tail) and updates the control block counters.
  * Idle steps back off with __nanosleep (growing to 4 us), so an idle actor does not hammer PCIe.
  *
  * Rules for handlers: one reply per message (rk_reply or rk_reply_reserve); a handler must not use
@@ -177,7 +179,7 @@ __host__ __device__ __forceinline__ uint64_t rk_type_id_dev(const char *name)
 
 typedef struct rk_ctx {
     const rk_device_args *args;
-    const rk_envelope *req;   /* the message being handled (in the H2K slot) */
+    const rk_envelope *req;   /* the message being handled (its staged copy in device memory) */
     uint32_t index;           /* its index in the batch */
     uint32_t replied;         /* 1 once the handler replied */
 } rk_ctx;
@@ -210,9 +212,9 @@ __device__ __forceinline__ rk_hlc_ts rk_hlc_now(rk_ctx *ctx)
 }
 
 /**
- * Reserves this message's reply slot: fills the envelope (correlation id, source, dest, HLC, flags) and
- * returns a pointer to its payload area; write up to len bytes there. Returns NULL if the handler already
- * replied or len exceeds the payload maximum.
+ * Reserves this message's reply slot, in place in the K2H ring (mapped host memory): fills the envelope
+ * (correlation id, source, dest, HLC, flags) and returns a pointer to its payload area; write up to len
+ * bytes there. Returns NULL if the handler already replied or len exceeds the payload maximum.
  */
 __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id, uint32_t len)
 {
@@ -235,8 +237,21 @@ __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id,
     e->hlc.node = a->kernel_id;
     e->seq = pos + 1;
     ctx->replied = 1;
+    /* Device memory only: the coordinator learns which messages replied without reading host memory. */
+    atomicOr(&a->replied[ctx->index >> 5], 1u << (ctx->index & 31u));
     atomicMax(&a->step->reply_end, ctx->index + 1);
     return (uint8_t *)e + RK_ENVELOPE_SIZE;
+}
+
+/* Copies len bytes, 16 at a time when both sides are 16-byte aligned (slot payloads always are). */
+__device__ __forceinline__ void rk__copy(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+    uint32_t i = 0;
+    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0)
+        for (; i + 16 <= len; i += 16)
+            *(uint4 *)(dst + i) = *(const uint4 *)(src + i);
+    for (; i < len; i++)
+        dst[i] = src[i];
 }
 
 /** Replies to the current message with a copy of len payload bytes. Returns 0, RK_EMSGSIZE or RK_EEXIST. */
@@ -247,13 +262,7 @@ __device__ __forceinline__ int rk_reply(rk_ctx *ctx, uint64_t type_id, const voi
     uint8_t *dst = (uint8_t *)rk_reply_reserve(ctx, type_id, len);
     if (dst == NULL)
         return RK_EMSGSIZE;
-    const uint8_t *src = (const uint8_t *)payload;
-    uint32_t i = 0;
-    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0) /* reply payloads are 16-byte aligned in the slot */
-        for (; i + 16 <= len; i += 16)
-            *(uint4 *)(dst + i) = *(const uint4 *)(src + i);
-    for (; i < len; i++)
-        dst[i] = src[i];
+    rk__copy(dst, (const uint8_t *)payload, len);
     return 0;
 }
 
@@ -272,11 +281,17 @@ __device__ __forceinline__ rk_envelope *rk__k2h_env(const rk_device_args *a, uin
     return (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
 }
 
+/* The staged copy of message i of the batch (device memory). */
+__device__ __forceinline__ rk_envelope *rk__staged(const rk_device_args *a, uint32_t i)
+{
+    return (rk_envelope *)(a->stage + ((size_t)i << a->slot_shift));
+}
+
 /* The coordinator's private state (registers of thread 0 of block 0). */
 typedef struct rk__coord {
     uint64_t h2k_tail, k2h_head, k2h_tail_cache;
     uint64_t msgs_in, msgs_out, errors;
-    uint32_t polls;      /* control flags are re-read every 32 polls: one PCIe read per poll, not three */
+    uint32_t polls;      /* control flags are re-read every 32 polls: one bus read per poll, not three */
     uint32_t term, pause;
 } rk__coord;
 
@@ -295,14 +310,9 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
         /* A2 (device): pairs with R1 in rk_queue_commit_spsc(): slots before head are fully written. */
         uint64_t head = rk_ld_acquire_sys_u64(&a->h2k->head);
         avail = head - c->h2k_tail;
-        if (avail == 0 && !c->term && (c->polls & 31u) != 1) {
-            /* Nothing queued: look at the flags now too, so terminate of an idle kernel is prompt. */
-            c->term = rk_ld_acquire_sys_u32(&a->cb->terminate);
-        }
     }
     uint64_t room = (uint64_t)a->k2h_mask + 1 - (c->k2h_head - c->k2h_tail_cache);
-    uint64_t limit = (uint64_t)gridDim.x * blockDim.x;
-    uint64_t n = avail < limit ? avail : limit;
+    uint64_t n = avail < a->max_batch ? avail : a->max_batch;
     if (n > room) {
         /* A1 (device): pairs with R2 in rk_queue_release_spsc(): the host is done with those slots. */
         c->k2h_tail_cache = rk_ld_acquire_sys_u64(&a->k2h->tail);
@@ -322,7 +332,28 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
     s->hlc_next = 0;
     s->errors = 0;
     s->last_error = 0;
+    for (uint32_t w = 0; w < (uint32_t)(n + 31) / 32; w++)
+        a->replied[w] = 0;
     return n == 0;
+}
+
+/*
+ * Every thread: copies the batch's slots from the H2K ring (mapped host memory) into the stage (device
+ * memory) with 16-byte loads spread over the whole grid, so the batch crosses the bus in one round trip
+ * instead of one per field a handler touches. The first pass copies min(slot, 256) bytes of each slot: the
+ * envelope and small payloads; a longer payload's tail is copied by its owner in rk__take.
+ */
+__device__ __forceinline__ void rk__stage(const rk_device_args *a, uint32_t n)
+{
+    const uint32_t slot = 1u << a->slot_shift;
+    const uint32_t first = slot < 256u ? slot : 256u;
+    const uint32_t per = first / 16, total = n * per;
+    const uint64_t tail = a->step->h2k_tail;
+    for (uint32_t c = blockIdx.x * blockDim.x + threadIdx.x; c < total; c += gridDim.x * blockDim.x) {
+        uint32_t i = c / per, off = (c - i * per) * 16;
+        const uint8_t *src = a->h2k_slots + ((size_t)((tail + i) & a->h2k_mask) << a->slot_shift) + off;
+        *(uint4 *)(a->stage + ((size_t)i << a->slot_shift) + off) = *(const uint4 *)src;
+    }
 }
 
 /* Coordinator: the batch's HLC from the merged remote maximum and the device clock (HLC receive rule). */
@@ -345,20 +376,20 @@ __device__ __forceinline__ void rk__batch_hlc(const rk_device_args *a)
     s->hlc_logical = logical;
 }
 
-__device__ __forceinline__ const rk_envelope *rk__h2k_env(const rk_device_args *a, uint64_t pos)
-{
-    return (const rk_envelope *)(a->h2k_slots + ((size_t)(pos & a->h2k_mask) << a->slot_shift));
-}
-
-/* Thread with message i: validates it, merges its stamp; returns the envelope or NULL. */
+/* Owner of staged message i: validates it, copies the rest of a long payload, merges its stamp. Returns the
+ * staged envelope, or NULL (and a fault) if it is corrupt. */
 __device__ __forceinline__ const rk_envelope *rk__take(const rk_device_args *a, uint32_t i)
 {
     rk_device_step *s = a->step;
-    const rk_envelope *e = rk__h2k_env(a, s->h2k_tail + i);
-    if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION ||
-        e->payload_len > (1u << a->slot_shift) - RK_ENVELOPE_SIZE) {
+    const uint32_t slot = 1u << a->slot_shift;
+    rk_envelope *e = rk__staged(a, i);
+    if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION || e->payload_len > slot - RK_ENVELOPE_SIZE) {
         atomicExch(&s->fault, (uint32_t)(-RK_ECORRUPT));
         return NULL;
+    }
+    if (RK_ENVELOPE_SIZE + e->payload_len > 256u) {
+        const uint8_t *src = a->h2k_slots + ((size_t)((s->h2k_tail + i) & a->h2k_mask) << a->slot_shift);
+        rk__copy((uint8_t *)e + 256, src + 256, RK_ENVELOPE_SIZE + e->payload_len - 256u);
     }
     atomicMax((unsigned long long *)&s->remote_physical, (unsigned long long)e->hlc.physical);
     atomicMax(&s->remote_logical, e->hlc.logical);
@@ -372,16 +403,16 @@ __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c
     uint32_t n = s->n, end = s->reply_end;
     /* Gaps: messages before the last replying one that did not reply get a skip envelope. */
     for (uint32_t i = 0; i < end; i++) {
+        if (a->replied[i >> 5] & (1u << (i & 31u)))
+            continue;
         rk_envelope *e = rk__k2h_env(a, s->k2h_base + i);
-        if (e->seq != s->k2h_base + i + 1) {
-            e->magic = RK_ENVELOPE_MAGIC;
-            e->version = RK_ABI_VERSION;
-            e->flags = RK_ENV_SYSTEM;
-            e->payload_len = 0;
-            e->type_id = RK_SYSTYPE_SKIP;
-            e->correlation_id = 0;
-            e->seq = s->k2h_base + i + 1;
-        }
+        e->magic = RK_ENVELOPE_MAGIC;
+        e->version = RK_ABI_VERSION;
+        e->flags = RK_ENV_SYSTEM;
+        e->payload_len = 0;
+        e->type_id = RK_SYSTYPE_SKIP;
+        e->correlation_id = 0;
+        e->seq = s->k2h_base + i + 1;
     }
     s->clock_physical = s->hlc_physical;
     s->clock_logical = s->hlc_logical + n + s->hlc_next; /* the largest logical issued in the batch */
@@ -395,7 +426,7 @@ __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c
      * H2K reads happen-before this thread's fence (cumulativity). Pairs with A2 in rk_queue_peek_spsc()
      * (K2H head: replies are visible before the new head) and with A1 in rk_queue_reserve_spsc() (H2K
      * tail: our reads of the slots are done before the host reuses them). One fence instead of one per
-     * store: each costs a PCIe round trip. */
+     * store: each costs a bus round trip. */
     asm volatile("fence.acq_rel.sys;" ::: "memory");
     if (end)
         rk_st_relaxed_sys_u64(&a->k2h->head, c->k2h_head);
@@ -410,7 +441,7 @@ __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c
     rk_st_relaxed_sys_u32(&a->cb->last_hlc_logical, s->clock_logical);
 }
 
-/* Runs the handler for message i. */
+/* Runs the handler for staged message i. */
 __device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_handler fn, uint32_t i,
                                            const rk_envelope *e)
 {
@@ -427,9 +458,8 @@ __device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_ha
             atomicExch(&a->step->fault, (uint32_t)(-rc));
         if ((e->flags & RK_ENV_REQUEST) && !ctx.replied) {
             int32_t code = rc;
-            rk_envelope *r;
             if (rk_reply_reserve(&ctx, e->type_id, sizeof code) != NULL) {
-                r = rk__k2h_env(a, a->step->k2h_base + i);
+                rk_envelope *r = rk__k2h_env(a, a->step->k2h_base + i);
                 r->flags = RK_ENV_REPLY | RK_ENV_ERROR;
                 *(int32_t *)((uint8_t *)r + RK_ENVELOPE_SIZE) = code;
             }
@@ -461,7 +491,7 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_devi
         if (coord) {
             int is_idle = rk__coordinate(a, &c);
             uint64_t now = rk_globaltimer();
-            if (now - last_beat_t > 100000) { /* heartbeat every 100 us: one PCIe write, not one per poll */
+            if (now - last_beat_t > 100000) { /* heartbeat every 100 us: one bus write, not one per poll */
                 rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
                 last_beat_t = now;
             }
@@ -469,6 +499,8 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_devi
                 idle = idle < 1024 ? idle + 1 : idle;
                 if (idle > 64) /* ~50 us of polling first: a busy actor never sleeps */
                     __nanosleep(idle < 128 ? 64 : idle < 512 ? 512 : 4000);
+                if ((idle & 7u) == 0) /* an idle kernel sees terminate within 8 polls */
+                    c.polls = 0;
             } else {
                 idle = 0;
             }
@@ -481,6 +513,8 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_devi
             rk__step_barrier(a); /* B1': every read of this step precedes the next step's writes */
             continue;
         }
+        rk__stage(a, n);
+        rk__step_barrier(a); /* B2: the batch is staged in device memory */
         uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
         const rk_envelope *e = NULL;
         if (!ordered && i < n)
@@ -488,18 +522,18 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_devi
         else if (ordered && i == 0)
             for (uint32_t j = 0; j < n; j++)
                 (void)rk__take(a, j);
-        rk__step_barrier(a); /* B2: stamps merged */
+        rk__step_barrier(a); /* B3: stamps merged */
         if (coord)
             rk__batch_hlc(a);
-        rk__step_barrier(a); /* B3: the batch's HLC is visible */
+        rk__step_barrier(a); /* B4: the batch's HLC is visible */
         if (!ordered && e != NULL && !a->step->fault) {
             rk__handle(a, fn, i, e);
         } else if (ordered && i == 0) {
             /* Ordered actors: one thread handles the batch in queue order (sequential actor semantics). */
             for (uint32_t j = 0; j < n && !a->step->fault; j++)
-                rk__handle(a, fn, j, rk__h2k_env(a, a->step->h2k_tail + j));
+                rk__handle(a, fn, j, rk__staged(a, j));
         }
-        rk__step_barrier(a); /* B4: every reply written, every request read */
+        rk__step_barrier(a); /* B5: every reply written, every request read */
         if (coord)
             rk__finish(a, &c); /* a fault makes the next step's decision stop = 2 (rk__coordinate) */
     }

@@ -77,6 +77,21 @@ uint64_t rk_hlc_physical_now(void);
 int rk_hlc_now(rk_hlc_clock *c, rk_hlc_ts *out);
 
 /**
+ * Ticks the clock n times at once (n >= 1) for a batch of sends: the n timestamps are *first with logical
+ * parts first->logical .. first->logical + n - 1, all greater than anything before, and the clock ends at
+ * the last of them. One physical clock read and one critical section for the whole batch. Returns 0;
+ * RK_EINVAL on NULL arguments or n = 0; RK_EOVERFLOW as rk_hlc_now.
+ */
+int rk_hlc_now_n(rk_hlc_clock *c, uint32_t n, rk_hlc_ts *first);
+
+/**
+ * A cheaper physical source for rk_hlc_set_physical: CLOCK_REALTIME_COARSE (a few ns to read; resolution
+ * of the kernel tick, 1 to 4 ms). The HLC rules keep every guarantee with a coarse source: within a tick,
+ * the logical counter orders events. The runtime's host clock uses it (runtime.h).
+ */
+uint64_t rk_hlc_physical_coarse(void *arg);
+
+/**
  * Merges a received timestamp (receive event) and stores the new local timestamp, greater than both the
  * clock's previous one and *remote, in *out (out may be NULL). Returns 0; RK_EINVAL on NULL c or remote;
  * RK_ECLOCK if remote->physical exceeds the local physical time by more than max_offset_ns (the clock is

@@ -133,6 +133,49 @@ int rk_hlc_now(rk_hlc_clock *c, rk_hlc_ts *out)
     return 0;
 }
 
+int rk_hlc_now_n(rk_hlc_clock *c, uint32_t n, rk_hlc_ts *first)
+{
+    rk_hlc_ts next;
+    uint64_t pt;
+
+    if (c == NULL || first == NULL || n == 0)
+        return rk__err(RK_EINVAL, "rk_hlc_now_n: %s", n == 0 ? "n is 0" : "NULL argument");
+    pt = c->physical(c->physical_arg);
+    rk__hlc_lock(c);
+    next.node = c->last.node;
+    if (pt > c->last.physical) {
+        next.physical = pt;
+        next.logical = 0;
+    } else if (!rk__hlc_next(c->last.physical, c->last.logical, &next)) {
+        goto overflow;
+    }
+    if (UINT32_MAX - next.logical < n - 1) { /* the run would pass the counter: carry first (overflow rule) */
+        if (next.physical == UINT64_MAX)
+            goto overflow;
+        next.physical++;
+        next.logical = 0;
+    }
+    *first = next;
+    next.logical += n - 1;
+    c->last = next; /* H1: the last of the n timestamps */
+    rk__hlc_unlock(c);
+    return 0;
+
+overflow:
+    rk__hlc_unlock(c);
+    return rk__err(RK_EOVERFLOW, "rk_hlc_now_n: clock at the largest timestamp");
+}
+
+uint64_t rk_hlc_physical_coarse(void *arg)
+{
+    struct timespec ts;
+
+    (void)arg;
+    if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0)
+        return rk_hlc_physical_now();
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int rk_hlc_update(rk_hlc_clock *c, const rk_hlc_ts *remote, rk_hlc_ts *out)
 {
     rk_hlc_ts next, m;

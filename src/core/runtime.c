@@ -165,6 +165,9 @@ int rk_runtime_create(rk_runtime **out, const rk_runtime_opts *opts)
     rt->opts = o;
     rt->next_kernel_id = 1;
     (void)rk_hlc_init(&rt->hlc, o.node_id, RK_HLC_DEFAULT_MAX_OFFSET_NS);
+    /* The send path stamps every message: CLOCK_REALTIME_COARSE costs a few ns where CLOCK_REALTIME costs
+     * 20-70 (more in VMs), and the HLC's logical counter orders events within a coarse tick. */
+    (void)rk_hlc_set_physical(&rt->hlc, rk_hlc_physical_coarse, NULL);
     if (pthread_mutex_init(&rt->lock, NULL) != 0) {
         rc = rk__err(RK_ENOMEM, "rk_runtime_create: cannot initialise a mutex");
         goto fail_mutex;
@@ -491,8 +494,9 @@ static int rk__h2k_reserve(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t time
     }
 }
 
-/* Stamps the host's fields of an outgoing envelope (in place, in the slot). */
-static void rk__stamp(rk_kernel *k, rk_envelope *e, uint32_t instance)
+/* Stamps the host's fields of an outgoing envelope (in place, in the slot); ts is the HLC stamp taken for
+ * it as part of a batch (rk_hlc_now_n), or NULL to tick the clock for this message alone. */
+static void rk__stamp(rk_kernel *k, rk_envelope *e, uint32_t instance, const rk_hlc_ts *ts)
 {
     int mpsc = k->h2k.seq != NULL;
 
@@ -500,7 +504,10 @@ static void rk__stamp(rk_kernel *k, rk_envelope *e, uint32_t instance)
     e->version = RK_ABI_VERSION;
     e->source = RK_ADDR_HOST;
     e->dest = RK_ADDR(k->id, instance);
-    (void)rk_hlc_now(&k->rt->hlc, &e->hlc); /* cannot fail short of the year 2554 */
+    if (ts != NULL)
+        e->hlc = *ts;
+    else
+        (void)rk_hlc_now(&k->rt->hlc, &e->hlc); /* cannot fail short of the year 2554 */
     /* Relaxed: a per-sender number; SPSC has one sending thread (no read-modify-write needed), MPSC
      * senders need the atomic add. */
     if (mpsc) {
@@ -546,8 +553,8 @@ static int rk__msg_check(const rk_kernel *k, const rk_msg *m, const char *fn)
     return 0;
 }
 
-/* Writes message m into the reserved slot at pos. */
-static void rk__msg_write(rk_kernel *k, const rk_msg *m, uint64_t pos)
+/* Writes message m into the reserved slot at pos (ts as rk__stamp). */
+static void rk__msg_write(rk_kernel *k, const rk_msg *m, uint64_t pos, const rk_hlc_ts *ts)
 {
     rk_envelope *e = rk_queue_slot(&k->h2k, pos);
 
@@ -555,7 +562,7 @@ static void rk__msg_write(rk_kernel *k, const rk_msg *m, uint64_t pos)
     e->payload_len = m->env.payload_len;
     e->type_id = m->env.type_id;
     e->correlation_id = m->env.correlation_id;
-    rk__stamp(k, e, RK_ADDR_INSTANCE(m->env.dest));
+    rk__stamp(k, e, RK_ADDR_INSTANCE(m->env.dest), ts);
     if (m->env.payload_len > 0)
         memcpy(rk_envelope_payload(e), m->payload, m->env.payload_len);
 }
@@ -574,7 +581,8 @@ int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_
     int rc, got;
 
     if (k == NULL || msgs == NULL || n == 0)
-        return rk__err(RK_EINVAL, "%s: %s", fn, k == NULL ? "kernel is NULL" : msgs == NULL ? "msgs is NULL" : "n is 0");
+        return rk__err(RK_EINVAL, "%s: %s", fn,
+                       k == NULL ? "kernel is NULL" : msgs == NULL ? "msgs is NULL" : "n is 0");
     for (uint32_t i = 0; i < n; i++) /* all checked first: a failing batch sends nothing */
         if ((rc = rk__msg_check(k, &msgs[i], fn)) != 0)
             return rc;
@@ -585,17 +593,20 @@ int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_
         return got;
     }
     if (k->h2k.seq == NULL) {
-        for (int i = 0; i < got; i++)
-            rk__msg_write(k, &msgs[i], pos + (uint64_t)i);
+        rk_hlc_ts ts;
+        /* One clock read and one critical section for the batch: consecutive logical stamps. */
+        (void)rk_hlc_now_n(&k->rt->hlc, (uint32_t)got, &ts); /* cannot fail short of the year 2554 */
+        for (int i = 0; i < got; i++, ts.logical++)
+            rk__msg_write(k, &msgs[i], pos + (uint64_t)i, &ts);
         rk__h2k_publish(k, pos, (uint32_t)got);
     } else {
         /* MPSC: one claim per slot; after the first, only what fits right now. */
         void *slot;
 
-        rk__msg_write(k, &msgs[0], pos);
+        rk__msg_write(k, &msgs[0], pos, NULL);
         rk__h2k_publish(k, pos, 1);
         for (got = 1; (uint32_t)got < n && rk_queue_reserve_mpsc(&k->h2k, &slot, &pos) == 0; got++) {
-            rk__msg_write(k, &msgs[got], pos);
+            rk__msg_write(k, &msgs[got], pos, NULL);
             rk__h2k_publish(k, pos, 1);
         }
     }
@@ -702,7 +713,7 @@ int rk_send_commit(rk_kernel *k)
         rk__reservation_cancel(k, e, pos);
         return rc;
     }
-    rk__stamp(k, e, RK_ADDR_INSTANCE(e->dest));
+    rk__stamp(k, e, RK_ADDR_INSTANCE(e->dest), NULL);
     rk__h2k_publish(k, pos, 1);
     rk__send_leave(k);
     rk__h2k_notify(k);
@@ -710,6 +721,27 @@ int rk_send_commit(rk_kernel *k)
 }
 
 /* ---- Receiving -------------------------------------------------------------------------------------- */
+
+/* Consumes runtime no-ops (RK_ENV_SYSTEM, e.g. the skip envelopes a GPU batch leaves for messages that
+ * did not reply, device.cuh) at the front of a peek of count slots from pos, and trims the peek before the
+ * next one, so callers only ever see user messages. Returns how many leading user messages there are (0:
+ * the no-ops were released and the caller peeks again). */
+static uint32_t rk__k2h_skip_system(rk_kernel *k, uint32_t count, uint64_t pos)
+{
+    uint32_t i = 0;
+
+    while (i < count && (((const rk_envelope *)rk_queue_slot(&k->k2h, pos + i))->flags & RK_ENV_SYSTEM))
+        i++;
+    if (i > 0) {
+        (void)rk_queue_release_spsc(&k->k2h, i); /* R2 in queue.c; no-ops are not counted as received */
+        if (k->rt->ops->notify_k2h != NULL)
+            k->rt->ops->notify_k2h(k);
+        return 0;
+    }
+    while (i < count && !(((const rk_envelope *)rk_queue_slot(&k->k2h, pos + i))->flags & RK_ENV_SYSTEM))
+        i++;
+    return i; /* the peek stays open for i slots; releasing i of them leaves the rest queued */
+}
 
 /* Peeks up to n K2H slots, waiting up to timeout_ns. Returns the count, or RK_EAGAIN/RK_ETIMEDOUT when
  * nothing arrived, RK_ECLOSED/RK_EFAULT when the kernel stopped/failed and nothing is left. */
@@ -720,8 +752,13 @@ static int rk__k2h_peek(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t timeout
     int rc;
 
     for (;;) {
-        if ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) != RK_EAGAIN)
+        if ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) != RK_EAGAIN) {
+            if (rc > 0 && (rc = rk__k2h_skip_system(k, (uint32_t)rc, *pos)) == 0)
+                continue; /* only runtime no-ops were there: look again */
             return rc;
+        }
+        if (w.started && k->rt->ops->poll != NULL && (rc = k->rt->ops->poll(k)) != 0)
+            return rc; /* a device fault that never reached the control block (GPU trap) */
         st = rk__state(k);
         if (st == RK_STATE_STOPPED || st == RK_STATE_FAILED) {
             /* The acquire in rk__state() makes every reply published before the stop visible. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install_test.sh <srcdir> <builddir> - installs the build into a temporary prefix and builds a program
-# outside the tree against it three ways, running each:
+# outside the tree against it three ways, running each (and checks the headers compile as C++):
 #   1. pkg-config, shared library (rpath into the prefix)
 #   2. pkg-config --static, a fully static executable
 #   3. CMake find_package(ringkernel) through CMAKE_PREFIX_PATH (static and shared targets)
@@ -47,6 +47,15 @@ export PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_SYSROOT_DIR= PKG_CONFIG_LIBDIR=$(dirname "$pc")
 pkg-config --exists --print-errors ringkernel || die "pkg-config cannot read $pc"
 [ "$(pkg-config --variable=libdir ringkernel)" = "$libdir" ] || die "ringkernel.pc: libdir is not $libdir"
+
+# 0. The installed headers compile as C++ too (the ABI header is shared with nvcc; C++ hosts include them).
+cxx=${CXX:-c++}
+if command -v "$cxx" >/dev/null 2>&1; then
+    printf '#include <ringkernel/ringkernel.h>\nint main() { return rk_version() ? 0 : 1; }\n' >"$tmp/hdr.cpp"
+    "$cxx" -std=c++17 -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags ringkernel) "$tmp/hdr.cpp" ||
+        die "the installed headers do not compile as C++"
+    step "headers as C++: OK"
+fi
 
 # 1. Shared, through pkg-config.
 read -ra flags <<<"$(pkg-config --cflags --libs ringkernel)"

@@ -66,6 +66,8 @@ typedef struct rk__cuda_kernel {
     cudaStream_t stream;
     void *state;            /* device memory */
     rk_device_step *step;   /* device memory */
+    uint8_t *stage;         /* device memory: one batch of slots */
+    uint32_t *replied;      /* device memory: one bit per batch index */
     double share;           /* this kernel's fraction of the device (C1) */
     int resident;           /* 1 while launched and not known to have exited */
     rk_cuda_actor_def def;
@@ -282,8 +284,12 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
     RK__CUDA_CHECK(cudaStreamCreateWithFlags(&ck->stream, cudaStreamNonBlocking), fail_reserve);
     RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->step, sizeof(rk_device_step), ck->stream), fail_stream);
     RK__CUDA_CHECK(cudaMemsetAsync(ck->step, 0, sizeof(rk_device_step), ck->stream), fail_step);
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->stage, ((size_t)grid * block) << k->h2k.slot_shift, ck->stream),
+                   fail_step);
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->replied, ((size_t)grid * block + 31) / 32 * 4, ck->stream),
+                   fail_stage);
     if (state_size) {
-        RK__CUDA_CHECK(cudaMallocAsync(&ck->state, state_size, ck->stream), fail_step);
+        RK__CUDA_CHECK(cudaMallocAsync(&ck->state, state_size, ck->stream), fail_replied);
         RK__CUDA_CHECK(cudaMemsetAsync(ck->state, 0, state_size, ck->stream), fail_state);
     }
 
@@ -296,6 +302,9 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
     a.h2k_seq = NULL;
     a.state = ck->state;
     a.step = ck->step;
+    a.stage = ck->stage;
+    a.replied = ck->replied;
+    a.max_batch = grid * block;
     a.hlc_offset_ns = c->hlc_offset_ns;
     a.state_size = state_size;
     a.kernel_id = k->id;
@@ -320,6 +329,10 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
 fail_state:
     if (ck->state)
         cudaFreeAsync(ck->state, ck->stream);
+fail_replied:
+    cudaFreeAsync(ck->replied, ck->stream);
+fail_stage:
+    cudaFreeAsync(ck->stage, ck->stream);
 fail_step:
     cudaFreeAsync(ck->step, ck->stream);
     cudaStreamSynchronize(ck->stream);
@@ -405,6 +418,8 @@ static void rk__cuda_release(rk_kernel *k)
         rk__cuda_unreserve(k->rt->backend_data, ck);
     if (ck->state)
         cudaFreeAsync(ck->state, ck->stream);
+    cudaFreeAsync(ck->replied, ck->stream);
+    cudaFreeAsync(ck->stage, ck->stream);
     cudaFreeAsync(ck->step, ck->stream);
     cudaStreamSynchronize(ck->stream);
     cudaStreamDestroy(ck->stream);

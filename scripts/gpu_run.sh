@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# gpu_run.sh - the GPU evidence run on a lent H200 (device tool): build, GPU tests, compute-sanitizer,
+# benchmarks. Writes logs under $OUT (or ./gpu-out). Usage: scripts/gpu_run.sh [quick]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-$PWD/gpu-out}
+mkdir -p "$out"
+log=$out/gpu_run.log
+exec > >(tee "$log") 2>&1
+say() { printf '\n=== %s\n' "$*"; }
+
+# cmocka is not on the device image: the Debian packages travel unpacked in .deps/root (carried).
+if [ -d .deps/root/usr ]; then
+  export CMAKE_PREFIX_PATH=$PWD/.deps/root/usr
+  export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+fi
+say "machine"
+date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
+nvcc --version | tail -2
+echo "commit: $(git rev-parse HEAD 2>/dev/null || echo "${RK_GIT_COMMIT:-unknown}")"
+git status --short 2>/dev/null | head -5
+
+say "build"
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$out/cmake.log" 2>&1 || { cat "$out/cmake.log"; exit 1; }
+cmake --build build-gpu -j16 > "$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
+echo "build ok"
+
+say "ringkernel info / demo"
+build-gpu/cli/ringkernel info
+build-gpu/cli/ringkernel demo -n 100000
+
+say "GPU tests (ctest -L gpu)"
+(cd build-gpu && ctest -L gpu --output-on-failure -V 2>&1 | grep -vE '^\s*$' | tail -120)
+
+say "whole suite (ctest, no stress)"
+(cd build-gpu && ctest -j8 -LE stress --output-on-failure 2>&1 | tail -25)
+
+if [ "${1:-}" != "quick" ]; then
+  say "compute-sanitizer memcheck (cuda_test, RK_GPU_QUICK=1)"
+  RK_GPU_QUICK=1 timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
+  echo "memcheck exit: ${PIPESTATUS[0]}"
+  say "compute-sanitizer racecheck (cuda_test, RK_GPU_QUICK=1)"
+  RK_GPU_QUICK=1 timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
+  echo "racecheck exit: ${PIPESTATUS[0]}"
+  say "compute-sanitizer memcheck (litmus, 200k messages)"
+  timeout 200 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
+  echo "litmus memcheck exit: ${PIPESTATUS[0]}"
+fi
+
+say "benchmark gpu_latency"
+RK_GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null) build-gpu/bench/gpu_latency ${1:+--quick} --json "$out/gpu_latency.json" 2>&1 | tee "$out/gpu_latency.txt"
+say "done"
