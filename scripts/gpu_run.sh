@@ -30,20 +30,20 @@ build-gpu/cli/ringkernel info
 build-gpu/cli/ringkernel demo -n 100000
 
 say "GPU tests (ctest -L gpu)"
-(cd build-gpu && ctest -L gpu --output-on-failure -V 2>&1 | grep -vE '^\s*$' | tail -120)
+(cd build-gpu && timeout 240 ctest -L gpu --output-on-failure -V 2>&1 | grep -vE "^\s*$" | tail -150)
 
 say "whole suite (ctest, no stress)"
 (cd build-gpu && ctest -j8 -LE stress --output-on-failure 2>&1 | tail -25)
 
 if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer memcheck (cuda_test, RK_GPU_QUICK=1)"
-  RK_GPU_QUICK=1 timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
+  RK_GPU_QUICK=1 timeout 180 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
   echo "memcheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer racecheck (cuda_test, RK_GPU_QUICK=1)"
-  RK_GPU_QUICK=1 timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
+  RK_GPU_QUICK=1 timeout 150 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
   echo "racecheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer memcheck (litmus, 200k messages)"
-  timeout 200 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
+  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
   echo "litmus memcheck exit: ${PIPESTATUS[0]}"
 fi
 
