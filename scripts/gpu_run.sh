@@ -33,7 +33,7 @@ say "GPU tests (ctest -L gpu)"
 (cd build-gpu && timeout 240 ctest -L gpu --output-on-failure -V 2>&1 | grep -vE "^\s*$" | tail -150)
 
 say "whole suite (ctest, no stress)"
-(cd build-gpu && ctest -j8 -LE stress --output-on-failure 2>&1 | tail -25)
+(cd build-gpu && ctest -j8 -LE "stress|gpu" --output-on-failure 2>&1 | tail -25)
 
 if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer memcheck (cuda_test, RK_GPU_QUICK=1)"
