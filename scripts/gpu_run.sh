@@ -37,10 +37,10 @@ say "whole suite (ctest, no stress)"
 
 if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer memcheck (cuda_test, RK_GPU_QUICK=1)"
-  RK_GPU_QUICK=1 timeout 180 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
+  RK_GPU_SANITIZER=1 RK_GPU_QUICK=1 timeout 180 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
   echo "memcheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer racecheck (cuda_test, RK_GPU_QUICK=1)"
-  RK_GPU_QUICK=1 timeout 150 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
+  RK_GPU_SANITIZER=1 RK_GPU_QUICK=1 timeout 150 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
   echo "racecheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer memcheck (litmus, 200k messages)"
   timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8

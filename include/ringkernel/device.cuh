@@ -223,19 +223,27 @@ __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id,
         return NULL;
     uint64_t pos = a->step->k2h_base + ctx->index;
     rk_envelope *e = (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
-    e->magic = RK_ENVELOPE_MAGIC;
-    e->version = RK_ABI_VERSION;
-    e->flags = RK_ENV_REPLY;
-    e->payload_len = len;
-    e->type_id = type_id;
-    e->correlation_id = ctx->req->correlation_id;
-    e->source = RK_ADDR(a->kernel_id, 0);
-    e->dest = ctx->req->source;
+    /* Built in registers, then written as four 16-byte stores: four bus writes instead of fourteen, and
+     * fewer writes for the batch's fence to wait for. */
+    union {
+        rk_envelope env;
+        uint4 v[4];
+    } u;
+    u.env.magic = RK_ENVELOPE_MAGIC;
+    u.env.version = RK_ABI_VERSION;
+    u.env.flags = RK_ENV_REPLY;
+    u.env.payload_len = len;
+    u.env.type_id = type_id;
+    u.env.correlation_id = ctx->req->correlation_id;
+    u.env.source = RK_ADDR(a->kernel_id, 0);
+    u.env.dest = ctx->req->source;
     /* Reply stamps follow K2H order: the batch's base plus the request's index. */
-    e->hlc.physical = a->step->hlc_physical;
-    e->hlc.logical = a->step->hlc_logical + 1 + ctx->index;
-    e->hlc.node = a->kernel_id;
-    e->seq = pos + 1;
+    u.env.hlc.physical = a->step->hlc_physical;
+    u.env.hlc.logical = a->step->hlc_logical + 1 + ctx->index;
+    u.env.hlc.node = a->kernel_id;
+    u.env.seq = pos + 1;
+    for (int w = 0; w < 4; w++)
+        ((uint4 *)e)[w] = u.v[w];
     ctx->replied = 1;
     /* Device memory only: the coordinator learns which messages replied without reading host memory. */
     atomicOr(&a->replied[ctx->index >> 5], 1u << (ctx->index & 31u));

@@ -45,6 +45,17 @@ static inline void rk__cpu_relax(void)
 #endif
 }
 
+/* NVTX ranges around host operations (launch, send, recv, terminate) when the build has NVTX3 (a
+ * header-only library in the CUDA toolkit: without an attached profiler a range costs a pointer check). */
+#ifdef RK_HAVE_NVTX
+#include <nvtx3/nvToolsExt.h>
+#define RK__TRACE_PUSH(name) nvtxRangePushA(name)
+#define RK__TRACE_POP() nvtxRangePop()
+#else
+#define RK__TRACE_PUSH(name) ((void)0)
+#define RK__TRACE_POP() ((void)0)
+#endif
+
 /** Copies a C string into a fixed buffer, always NUL-terminated, truncating. */
 void rk__strlcpy(char *dst, const char *src, size_t cap);
 

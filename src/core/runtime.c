@@ -574,7 +574,7 @@ int rk_send(rk_kernel *k, const rk_msg *m, int64_t timeout_ns)
     return rc < 0 ? rc : 0;
 }
 
-int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_ns)
+static int rk__send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_ns)
 {
     const char *fn = n == 1 ? "rk_send" : "rk_send_batch";
     uint64_t pos;
@@ -613,6 +613,17 @@ int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_
     rk__send_leave(k);
     rk__h2k_notify(k);
     return got;
+}
+
+/* The public entry: an NVTX range around the whole call (internal.h). */
+int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_ns)
+{
+    int rc;
+
+    RK__TRACE_PUSH("rk_send");
+    rc = rk__send_batch(k, msgs, n, timeout_ns);
+    RK__TRACE_POP();
+    return rc;
 }
 
 /* ---- Zero-copy sending -------------------------------------------------------------------------------
@@ -833,7 +844,7 @@ int rk_recv(rk_kernel *k, rk_msg *m, int64_t timeout_ns)
     return rc < 0 ? rc : 0;
 }
 
-int rk_recv_batch(rk_kernel *k, rk_msg *msgs, uint32_t n, int64_t timeout_ns)
+static int rk__recv_batch(rk_kernel *k, rk_msg *msgs, uint32_t n, int64_t timeout_ns)
 {
     const char *fn = n == 1 ? "rk_recv" : "rk_recv_batch";
     const rk_envelope *newest = NULL;
@@ -864,6 +875,17 @@ int rk_recv_batch(rk_kernel *k, rk_msg *msgs, uint32_t n, int64_t timeout_ns)
     rk__k2h_merge(k, newest);
     rk__k2h_release(k, (uint32_t)i);
     return i;
+}
+
+/* The public entry: an NVTX range around the whole call (internal.h). */
+int rk_recv_batch(rk_kernel *k, rk_msg *msgs, uint32_t n, int64_t timeout_ns)
+{
+    int rc;
+
+    RK__TRACE_PUSH("rk_recv");
+    rc = rk__recv_batch(k, msgs, n, timeout_ns);
+    RK__TRACE_POP();
+    return rc;
 }
 
 int rk_recv_peek(rk_kernel *k, const rk_envelope **env, const void **payload, int64_t timeout_ns)

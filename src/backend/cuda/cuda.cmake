@@ -6,7 +6,7 @@ target_sources(rk_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/cuda_actors.cu)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cuda_actors.cu PROPERTIES LANGUAGE CUDA)
 set_target_properties(rk_objects PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
-target_compile_definitions(rk_objects PUBLIC RK_HAVE_CUDA=1)
+target_compile_definitions(rk_objects PUBLIC RK_HAVE_CUDA=1 PRIVATE RK_HAVE_NVTX=1)
 target_include_directories(rk_objects PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 target_compile_options(rk_objects PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra -Werror=all-warnings>)
 target_link_libraries(rk_objects PUBLIC CUDA::cudart_static)

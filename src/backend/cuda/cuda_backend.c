@@ -20,26 +20,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__has_include)
-#if __has_include(<nvtx3/nvToolsExt.h>)
-#include <nvtx3/nvToolsExt.h>
-#define RK__HAVE_NVTX 1
-#endif
-#endif
-
 #include "backend/cuda/cuda_internal.h"
 #include "core/internal.h"
 #include "core/runtime_internal.h"
 #include "ringkernel/cuda.h"
 #include "ringkernel/message.h"
-
-#ifdef RK__HAVE_NVTX
-#define RK__RANGE_PUSH(s) nvtxRangePushA(s)
-#define RK__RANGE_POP() nvtxRangePop()
-#else
-#define RK__RANGE_PUSH(s) ((void)0)
-#define RK__RANGE_POP() ((void)0)
-#endif
 
 /* Maps a failing CUDA call to RK_EBACKEND with the call and CUDA's message as detail. */
 #define RK__CUDA_CHECK(call, fail_label)                                                              \
@@ -256,7 +241,7 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
     uint32_t state_size;
     int rc = 0, e;
 
-    RK__RANGE_PUSH("rk_kernel_launch");
+    RK__TRACE_PUSH("rk_kernel_launch");
     ck = calloc(1, sizeof *ck);
     if (ck == NULL) {
         rc = rk__err(RK_ENOMEM, "CUDA backend: out of memory");
@@ -323,7 +308,7 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
         goto fail_state;
     }
     ck->resident = 1;
-    RK__RANGE_POP();
+    RK__TRACE_POP();
     return 0;
 
 fail_state:
@@ -343,7 +328,7 @@ fail_reserve:
 fail_lookup:
     free(ck);
 fail_alloc:
-    RK__RANGE_POP();
+    RK__TRACE_POP();
     return rc;
 }
 
@@ -374,7 +359,7 @@ static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
     rk_backoff b;
     int rc = 0;
 
-    RK__RANGE_PUSH("rk_kernel_terminate");
+    RK__TRACE_PUSH("rk_kernel_terminate");
     rk_backoff_init(&b, timeout_ns);
     for (;;) {
         uint32_t s = rk__cuda_state(k);
@@ -399,7 +384,7 @@ static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
             rc = rk__err(RK_EFAULT, "kernel '%s': %s", k->name, cudaGetErrorString(e));
     }
 out:
-    RK__RANGE_POP();
+    RK__TRACE_POP();
     return rc;
 }
 
