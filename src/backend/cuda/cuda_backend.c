@@ -37,15 +37,50 @@
         }                                                                                             \
     } while (0)
 
+/*
+ * Mapped regions (invariant C2): cudaFreeHost synchronises the whole device, so freeing a region while any
+ * persistent kernel is resident would wait for a kernel that never ends. Regions are therefore kept in a
+ * per-runtime list: a freed region is only marked idle, reused by a later launch of the same or a
+ * slightly smaller size, and really freed when no persistent kernel is resident (or at destroy).
+ */
+typedef struct rk__cuda_region {
+    void *ptr;
+    size_t size;
+    int in_use;
+    struct rk__cuda_region *next;
+} rk__cuda_region;
+
+/*
+ * Process-wide state, shared by every runtime: residency is a property of the device, not of one runtime
+ * (two runtimes on one GPU share its SMs, C1), and cudaFreeHost waits for every resident kernel of the
+ * process, whichever runtime launched it (C2). One mutex guards all of it; launches and frees are rare.
+ */
+#define RK__CUDA_MAX_DEVICES 64
+static pthread_mutex_t rk__cuda_lock = PTHREAD_MUTEX_INITIALIZER;
+static double rk__cuda_used[RK__CUDA_MAX_DEVICES]; /* fraction of each device held by persistent kernels */
+static int rk__cuda_resident;                       /* persistent kernels of the process not known to have exited */
+static rk__cuda_region *rk__cuda_regions;           /* every mapped region of the process (C2); any runtime
+                                                       may reuse an idle one: they are portable */
+static pthread_once_t rk__cuda_calibrated = PTHREAD_ONCE_INIT;
+static int rk__cuda_calib_err;
+static int64_t rk__cuda_calib_offset, rk__cuda_calib_uncertainty;
+
 typedef struct rk__cuda_rt {
     int device;
     int sm_count;
     int coop_supported;
     int64_t hlc_offset_ns;
     int64_t hlc_uncertainty_ns;
-    pthread_mutex_t lock;   /* guards used */
-    double used;            /* fraction of the device held by resident persistent kernels (C1) */
 } rk__cuda_rt;
+
+static void rk__cuda_regions_trim(void);
+
+/* Measured once per process, before any persistent kernel of ours can be resident (C2: the calibration
+ * frees pinned memory). */
+static void rk__cuda_calibrate_once(void)
+{
+    rk__cuda_calib_err = rk__cuda_calibrate(&rk__cuda_calib_offset, &rk__cuda_calib_uncertainty);
+}
 
 typedef struct rk__cuda_kernel {
     cudaStream_t stream;
@@ -134,22 +169,26 @@ static int rk__cuda_init(rk_runtime *rt)
         rc = rk__err(RK_ENOTSUP, "CUDA device %d (%s) cannot map host memory", c->device, p.name);
         goto fail;
     }
+    if (c->device < 0 || c->device >= RK__CUDA_MAX_DEVICES) {
+        rc = rk__err(RK_EINVAL, "CUDA backend: device %d out of range", c->device);
+        goto fail;
+    }
     c->sm_count = p.multiProcessorCount;
     c->coop_supported = p.cooperativeLaunch;
-    pthread_mutex_init(&c->lock, NULL);
     if ((rc = rk__cuda_register_builtins()) != 0)
-        goto fail_lock;
-    cerr = rk__cuda_calibrate(&c->hlc_offset_ns, &c->hlc_uncertainty_ns);
+        goto fail;
+    pthread_once(&rk__cuda_calibrated, rk__cuda_calibrate_once);
+    cerr = rk__cuda_calib_err;
     if (cerr != 0) {
         rc = rk__err(RK_EBACKEND, "CUDA backend: clock calibration failed: %s",
                      cudaGetErrorString((cudaError_t)cerr));
-        goto fail_lock;
+        goto fail;
     }
+    c->hlc_offset_ns = rk__cuda_calib_offset;
+    c->hlc_uncertainty_ns = rk__cuda_calib_uncertainty;
     rt->backend_data = c;
     return 0;
 
-fail_lock:
-    pthread_mutex_destroy(&c->lock);
 fail:
     free(c);
     return rc;
@@ -161,32 +200,85 @@ static void rk__cuda_destroy(rk_runtime *rt)
 
     if (c == NULL)
         return;
-    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_lock(&rk__cuda_lock);
+    rk__cuda_regions_trim(); /* idle regions wait for the last resident kernel of the process (C2) */
+    pthread_mutex_unlock(&rk__cuda_lock);
     free(c);
     rt->backend_data = NULL;
 }
 
+/* Frees idle regions; only when no persistent kernel is resident (C2). Caller holds rk__cuda_lock. */
+static void rk__cuda_regions_trim(void)
+{
+    rk__cuda_region **pp = &rk__cuda_regions;
+
+    if (rk__cuda_resident > 0)
+        return;
+    while (*pp != NULL) {
+        rk__cuda_region *r = *pp;
+        if (r->in_use) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        cudaFreeHost(r->ptr);
+        free(r);
+    }
+}
+
 static int rk__cuda_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
 {
-    void *p = NULL;
-    int rc = 0;
-
     (void)rt;
+    rk__cuda_region *r, *best = NULL;
+    void *p = NULL;
+    cudaError_t e;
+
+    pthread_mutex_lock(&rk__cuda_lock);
+    for (r = rk__cuda_regions; r != NULL; r = r->next) /* reuse an idle region that fits without much waste */
+        if (!r->in_use && r->size >= size && r->size <= 2 * size && (best == NULL || r->size < best->size))
+            best = r;
+    if (best != NULL) {
+        best->in_use = 1;
+        pthread_mutex_unlock(&rk__cuda_lock);
+        memset(best->ptr, 0, size);
+        *host_ptr = best->ptr;
+        return 0;
+    }
+    pthread_mutex_unlock(&rk__cuda_lock);
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return rk__err(RK_ENOMEM, "CUDA backend: out of memory");
     /* Portable: usable from every context; mapped: the device reads and writes it over the bus. Pinned
      * allocations are page-aligned, which covers the 128-byte alignment the queues need. */
-    RK__CUDA_CHECK(cudaHostAlloc(&p, size, cudaHostAllocMapped | cudaHostAllocPortable), fail);
+    e = cudaHostAlloc(&p, size, cudaHostAllocMapped | cudaHostAllocPortable);
+    if (e != cudaSuccess) {
+        free(r);
+        return rk__err(RK_ENOMEM, "cudaHostAlloc of %zu bytes: %s", size, cudaGetErrorString(e));
+    }
     memset(p, 0, size);
+    r->ptr = p;
+    r->size = size;
+    r->in_use = 1;
+    pthread_mutex_lock(&rk__cuda_lock);
+    r->next = rk__cuda_regions;
+    rk__cuda_regions = r;
+    pthread_mutex_unlock(&rk__cuda_lock);
     *host_ptr = p;
     return 0;
-fail:
-    return rc == RK_EBACKEND ? RK_ENOMEM : rc;
 }
 
 static void rk__cuda_region_free(rk_runtime *rt, void *host_ptr)
 {
     (void)rt;
-    if (host_ptr != NULL)
-        cudaFreeHost(host_ptr);
+
+    if (host_ptr == NULL)
+        return;
+    pthread_mutex_lock(&rk__cuda_lock);
+    for (rk__cuda_region *r = rk__cuda_regions; r != NULL; r = r->next)
+        if (r->ptr == host_ptr)
+            r->in_use = 0;
+    rk__cuda_regions_trim();
+    pthread_mutex_unlock(&rk__cuda_lock);
 }
 
 /* ---- Kernels ------------------------------------------------------------------------------------------ */
@@ -206,27 +298,30 @@ static int rk__cuda_reserve(rk__cuda_rt *c, rk_kernel *k, rk__cuda_kernel *ck, u
                                   "(registers or shared memory per block exceed the SM's)", k->name, block);
     cap = (double)per_sm * c->sm_count;
     ck->share = grid / cap;
-    pthread_mutex_lock(&c->lock);
-    if (c->used + ck->share > 1.0 + 1e-9) {
+    pthread_mutex_lock(&rk__cuda_lock);
+    if (rk__cuda_used[c->device] + ck->share > 1.0 + 1e-9) {
         rc = rk__err(RK_ELIMIT,
                      "kernel '%s': co-residency limit: %u blocks of %u threads need %.1f%% of the GPU "
                      "(%d blocks/SM x %d SMs = %.0f co-resident blocks), %.1f%% is held by resident "
                      "persistent kernels",
-                     k->name, grid, block, 100.0 * ck->share, per_sm, c->sm_count, cap, 100.0 * c->used);
+                     k->name, grid, block, 100.0 * ck->share, per_sm, c->sm_count, cap, 100.0 * rk__cuda_used[c->device]);
     } else {
-        c->used += ck->share;
+        rk__cuda_used[c->device] += ck->share;
+        rk__cuda_resident++;
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&rk__cuda_lock);
     return rc;
 }
 
 static void rk__cuda_unreserve(rk__cuda_rt *c, rk__cuda_kernel *ck)
 {
-    pthread_mutex_lock(&c->lock);
-    c->used -= ck->share;
-    if (c->used < 1e-9)
-        c->used = 0;
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&rk__cuda_lock);
+    rk__cuda_used[c->device] -= ck->share;
+    if (rk__cuda_used[c->device] < 1e-9)
+        rk__cuda_used[c->device] = 0;
+    rk__cuda_resident--;
+    rk__cuda_regions_trim(); /* the last resident kernel stopped: idle regions can go (C2) */
+    pthread_mutex_unlock(&rk__cuda_lock);
     ck->share = 0;
 }
 
