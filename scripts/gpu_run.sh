@@ -47,6 +47,14 @@ if [ "${1:-}" != "quick" ]; then
   echo "litmus memcheck exit: ${PIPESTATUS[0]}"
 fi
 
+say "round-trip phase profile (diagnostic build, -DRK_DEVICE_PROFILE=ON)"
+if cmake -S . -B build-gpu-prof -DRK_DEVICE_PROFILE=ON -DRK_BUILD_TESTS=OFF -DRK_BUILD_EXAMPLES=OFF > "$out/cmake-prof.log" 2>&1 &&
+   cmake --build build-gpu-prof -j16 --target gpu_phase > "$out/build-prof.log" 2>&1; then
+  build-gpu-prof/bench/gpu_phase 100000
+else
+  tail -20 "$out/build-prof.log"
+fi
+
 say "benchmark gpu_latency"
 RK_GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null) build-gpu/bench/gpu_latency ${1:+--quick} --json "$out/gpu_latency.json" 2>&1 | tee "$out/gpu_latency.txt"
 say "done"

@@ -19,6 +19,13 @@ extern "C" {
 #endif
 
 /**
+ * Messages one step of the device loop takes at most: 4 per thread of the grid, at most 4096. More than
+ * one per thread amortises each step's barriers and system fence over more messages.
+ */
+#define RK_CUDA_MAX_BATCH 4096u
+#define RK_CUDA_MSGS_PER_THREAD 4u
+
+/**
  * Scratch words of one persistent kernel in device memory, written by the coordinator thread (block 0,
  * thread 0) and read by every thread after a barrier. Not shared with the host.
  */
@@ -54,7 +61,7 @@ typedef struct rk_device_args {
     rk_device_step *step;    /* device memory */
     uint8_t *stage;          /* device memory: max_batch slots, the batch copied out of the H2K ring */
     uint32_t *replied;       /* device memory: one bit per batch index, set by rk_reply_reserve */
-    uint32_t max_batch;      /* messages per step: threads in the grid */
+    uint32_t max_batch;      /* messages per step: min(RK_CUDA_MSGS_PER_THREAD x threads, RK_CUDA_MAX_BATCH) */
     uint32_t pad0;
     int64_t hlc_offset_ns;   /* host CLOCK_REALTIME minus %globaltimer, measured at runtime start */
     uint32_t state_size;

@@ -276,6 +276,9 @@ __device__ __forceinline__ int rk_reply(rk_ctx *ctx, uint64_t type_id, const voi
 
 /* ---- The persistent loop ---------------------------------------------------------------------------- */
 
+/* Largest batch a one-block kernel keeps its replied bits for in shared memory (cuda.h RK_CUDA_MAX_BATCH). */
+#define RK__MAX_BATCH RK_CUDA_MAX_BATCH
+
 __device__ __forceinline__ void rk__step_barrier(const rk_device_args *a)
 {
     if (a->grid_sync)
@@ -479,12 +482,31 @@ __device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_ha
  * The persistent loop around handler `fn`. Every thread of every block runs it; see the header comment for
  * the protocol. Exits when the coordinator decided stop (terminate requested and H2K drained) or on a fault.
  */
-__device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_device_handler fn, int ordered)
+__device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_device_handler fn, int ordered)
 {
+    /* The arguments, and for a one-block kernel the step words and the replied bits, live in shared
+     * memory: the coordinator and the handlers touch them several times per step, each a dependent access,
+     * and shared memory answers in tens of cycles where device memory takes hundreds. A grid-synchronised
+     * kernel keeps them in device memory, which every block can see. */
+    __shared__ rk_device_args sm_args;
+    __shared__ rk_device_step sm_step;
+    __shared__ uint32_t sm_replied[RK__MAX_BATCH / 32];
+    if (threadIdx.x == 0) {
+        sm_args = *ga;
+        if (!ga->grid_sync && ga->max_batch <= RK__MAX_BATCH) {
+            sm_args.step = &sm_step;
+            sm_args.replied = sm_replied;
+        }
+    }
+    __syncthreads();
+    const rk_device_args *a = &sm_args;
     const int coord = blockIdx.x == 0 && threadIdx.x == 0;
     rk__coord c = {};
     uint64_t beat = 0, last_beat_t = 0;
     uint32_t idle = 0;
+#ifdef RK_DEVICE_PROFILE
+    uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, p0 = 0, p1 = 0, p2 = 0;
+#endif
 
     if (coord) {
         c.h2k_tail = rk_ld_acquire_sys_u64(&a->h2k->tail);
@@ -521,29 +543,48 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *a, rk_devi
             rk__step_barrier(a); /* B1': every read of this step precedes the next step's writes */
             continue;
         }
+#ifdef RK_DEVICE_PROFILE
+        if (coord)
+            t0 = rk_globaltimer();
+#endif
         rk__stage(a, n);
         rk__step_barrier(a); /* B2: the batch is staged in device memory */
-        uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-        const rk_envelope *e = NULL;
-        if (!ordered && i < n)
-            e = rk__take(a, i);
-        else if (ordered && i == 0)
-            for (uint32_t j = 0; j < n; j++)
-                (void)rk__take(a, j);
+#ifdef RK_DEVICE_PROFILE
+        if (coord)
+            t1 = rk_globaltimer();
+#endif
+        /* Thread t owns messages t, t + T, t + 2T ... of the batch (T threads in the grid); an ordered
+         * actor's batch is owned by thread 0 alone, in queue order (sequential actor semantics). */
+        const uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
+        const uint32_t stride = ordered ? n : gridDim.x * blockDim.x;
+        const uint32_t first = ordered && tid != 0 ? n : tid;
+        for (uint32_t i = first; i < n; i += stride)
+            (void)rk__take(a, i);
         rk__step_barrier(a); /* B3: stamps merged */
         if (coord)
             rk__batch_hlc(a);
         rk__step_barrier(a); /* B4: the batch's HLC is visible */
-        if (!ordered && e != NULL && !a->step->fault) {
-            rk__handle(a, fn, i, e);
-        } else if (ordered && i == 0) {
-            /* Ordered actors: one thread handles the batch in queue order (sequential actor semantics). */
-            for (uint32_t j = 0; j < n && !a->step->fault; j++)
-                rk__handle(a, fn, j, rk__staged(a, j));
-        }
+        for (uint32_t i = first; i < n && !a->step->fault; i += stride)
+            rk__handle(a, fn, i, rk__staged(a, i));
         rk__step_barrier(a); /* B5: every reply written, every request read */
+#ifdef RK_DEVICE_PROFILE
+        if (coord)
+            t2 = rk_globaltimer();
+#endif
         if (coord)
             rk__finish(a, &c); /* a fault makes the next step's decision stop = 2 (rk__coordinate) */
+#ifdef RK_DEVICE_PROFILE
+        if (coord) {
+            /* Phase sums in the control block's reserved words: stage, take+handle, finish (fence). */
+            t3 = rk_globaltimer();
+            p0 += t1 - t0;
+            p1 += t2 - t1;
+            p2 += t3 - t2;
+            rk_st_relaxed_sys_u64(&a->cb->reserved[0], p0); /* stores only: no extra bus round trip */
+            rk_st_relaxed_sys_u64(&a->cb->reserved[1], p1);
+            rk_st_relaxed_sys_u64(&a->cb->reserved[2], p2);
+        }
+#endif
     }
     if (coord) {
         rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);

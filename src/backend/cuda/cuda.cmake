@@ -10,3 +10,9 @@ target_compile_definitions(rk_objects PUBLIC RK_HAVE_CUDA=1 PRIVATE RK_HAVE_NVTX
 target_include_directories(rk_objects PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 target_compile_options(rk_objects PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra -Werror=all-warnings>)
 target_link_libraries(rk_objects PUBLIC CUDA::cudart_static)
+
+# Diagnostic: the device loop adds up its phases in the control block (bench/gpu_phase.c).
+option(RK_DEVICE_PROFILE "Profile the phases of the CUDA device loop (diagnostic builds only)" OFF)
+if(RK_DEVICE_PROFILE)
+  target_compile_definitions(rk_objects PRIVATE RK_DEVICE_PROFILE=1)
+endif()

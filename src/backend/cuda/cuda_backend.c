@@ -333,7 +333,7 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
     unsigned block = k->opts.block_size ? k->opts.block_size : 256;
     unsigned grid = k->opts.grid_size ? k->opts.grid_size : 1;
     int coop = grid > 1 || (k->opts.flags & RK_LAUNCH_GRID_SYNC);
-    uint32_t state_size;
+    uint32_t state_size, max_batch;
     int rc = 0, e;
 
     RK__TRACE_PUSH("rk_kernel_launch");
@@ -364,9 +364,12 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
     RK__CUDA_CHECK(cudaStreamCreateWithFlags(&ck->stream, cudaStreamNonBlocking), fail_reserve);
     RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->step, sizeof(rk_device_step), ck->stream), fail_stream);
     RK__CUDA_CHECK(cudaMemsetAsync(ck->step, 0, sizeof(rk_device_step), ck->stream), fail_step);
-    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->stage, ((size_t)grid * block) << k->h2k.slot_shift, ck->stream),
+    max_batch = grid * block * RK_CUDA_MSGS_PER_THREAD;
+    if (max_batch > RK_CUDA_MAX_BATCH)
+        max_batch = RK_CUDA_MAX_BATCH;
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->stage, (size_t)max_batch << k->h2k.slot_shift, ck->stream),
                    fail_step);
-    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->replied, ((size_t)grid * block + 31) / 32 * 4, ck->stream),
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->replied, ((size_t)max_batch + 31) / 32 * 4, ck->stream),
                    fail_stage);
     if (state_size) {
         RK__CUDA_CHECK(cudaMallocAsync(&ck->state, state_size, ck->stream), fail_replied);
@@ -384,7 +387,7 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
     a.step = ck->step;
     a.stage = ck->stage;
     a.replied = ck->replied;
-    a.max_batch = grid * block;
+    a.max_batch = max_batch;
     a.hlc_offset_ns = c->hlc_offset_ns;
     a.state_size = state_size;
     a.kernel_id = k->id;
