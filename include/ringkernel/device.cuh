@@ -556,8 +556,8 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         /* Thread t owns messages t, t + T, t + 2T ... of the batch (T threads in the grid); an ordered
          * actor's batch is owned by thread 0 alone, in queue order (sequential actor semantics). */
         const uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
-        const uint32_t stride = ordered ? n : gridDim.x * blockDim.x;
-        const uint32_t first = ordered && tid != 0 ? n : tid;
+        const uint32_t stride = ordered ? 1 : gridDim.x * blockDim.x;
+        const uint32_t first = !ordered ? tid : tid == 0 ? 0 : n;
         for (uint32_t i = first; i < n; i += stride)
             (void)rk__take(a, i);
         rk__step_barrier(a); /* B3: stamps merged */
