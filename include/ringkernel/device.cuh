@@ -304,6 +304,8 @@ typedef struct rk__coord {
     uint64_t msgs_in, msgs_out, errors;
     uint32_t polls;      /* control flags are re-read every 32 polls: one bus read per poll, not three */
     uint32_t term, pause;
+    uint32_t paused;     /* PAUSED was published to the control block */
+    uint32_t draining;   /* DRAINING was published to the control block */
 } rk__coord;
 
 /* Coordinator: decides the next step. Returns 1 if there is nothing to do. */
@@ -316,6 +318,14 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
         /* A-CB: pairs with the host's release stores of terminate/pause (runtime.c). */
         c->term = rk_ld_acquire_sys_u32(&a->cb->terminate);
         c->pause = rk_ld_acquire_sys_u32(&a->cb->pause);
+    }
+    if (c->term && !c->draining) { /* terminate seen: drain what is queued, then stop */
+        c->draining = 1;
+        rk_st_relaxed_sys_u32(&a->cb->state, RK_STATE_DRAINING);
+    }
+    if ((c->pause && !c->term) != c->paused) { /* acknowledge a pause or a resume through the state */
+        c->paused = c->pause && !c->term;
+        rk_st_relaxed_sys_u32(&a->cb->state, c->paused ? RK_STATE_PAUSED : c->term ? RK_STATE_DRAINING : RK_STATE_RUNNING);
     }
     if (!c->pause || c->term) {
         /* A2 (device): pairs with R1 in rk_queue_commit_spsc(): slots before head are fully written. */

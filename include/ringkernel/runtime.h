@@ -167,6 +167,18 @@ uint32_t rk_kernel_payload_max(const rk_kernel *k);
  */
 int rk_kernel_terminate(rk_kernel *k, int64_t timeout_ns);
 
+/**
+ * Asks the kernel to take no more messages after the batch it is handling (its state becomes PAUSED when
+ * it has stopped taking them; sends still queue, and block or fail with RK_EAGAIN/RK_ETIMEDOUT once H2K is
+ * full). Replies already produced stay receivable. rk_kernel_terminate works on a paused kernel (it drains
+ * the queue). Returns 0 (also if already paused); RK_EINVAL on NULL; RK_ECLOSED if terminating or stopped;
+ * RK_EFAULT if the kernel failed.
+ */
+int rk_kernel_pause(rk_kernel *k);
+
+/** Lets a paused kernel take messages again (state RUNNING). Returns as rk_kernel_pause. */
+int rk_kernel_resume(rk_kernel *k);
+
 /** Snapshot of a kernel's statistics. Returns 0 or RK_EINVAL. */
 int rk_kernel_stats_get(const rk_kernel *k, rk_kernel_stats *out);
 

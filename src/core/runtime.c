@@ -425,6 +425,29 @@ static int rk__terminate_result(rk_kernel *k, int rc)
     return 0;
 }
 
+/* Sets the control block's pause request (the kernel acknowledges through its state). */
+static int rk__kernel_set_pause(rk_kernel *k, uint32_t pause, const char *fn)
+{
+    if (k == NULL)
+        return rk__err(RK_EINVAL, "%s: kernel is NULL", fn);
+    if (rk__state(k) == RK_STATE_FAILED)
+        return rk__err(RK_EFAULT, "%s: kernel %u ('%s') failed", fn, k->id, k->name);
+    if (atomic_load_explicit(&k->closing, memory_order_relaxed) != 0)
+        return rk__err(RK_ECLOSED, "%s: kernel %u ('%s') is terminating or stopped", fn, k->id, k->name);
+    RK__TRACE_PUSH(fn);
+    /* Release: pairs with the kernel's acquire load of pause (cpu_backend.c, device.cuh rk__coordinate):
+     * messages published before a resume are visible to the kernel that sees pause = 0. */
+    atomic_store_explicit(rk__a32(&k->cb->pause), pause, memory_order_release);
+    if (k->rt->ops->notify != NULL)
+        k->rt->ops->notify(k); /* a CPU actor re-reads the flag in its next activation */
+    RK__TRACE_POP();
+    return 0;
+}
+
+int rk_kernel_pause(rk_kernel *k) { return rk__kernel_set_pause(k, 1, "rk_kernel_pause"); }
+
+int rk_kernel_resume(rk_kernel *k) { return rk__kernel_set_pause(k, 0, "rk_kernel_resume"); }
+
 int rk_kernel_terminate(rk_kernel *k, int64_t timeout_ns)
 {
     int64_t deadline = rk__deadline(timeout_ns);

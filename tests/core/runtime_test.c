@@ -557,6 +557,60 @@ static void test_echo_round_trip(void **s)
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
+/* Waits up to TIMEOUT for the kernel to reach `want`. */
+static rk_kernel_state wait_state(const rk_kernel *k, rk_kernel_state want)
+{
+    int64_t deadline = now_ns() + TIMEOUT;
+    struct timespec tick = { 0, 100000 };
+
+    while (rk_kernel_state_get(k) != want && now_ns() < deadline)
+        nanosleep(&tick, NULL);
+    return rk_kernel_state_get(k);
+}
+
+/* A paused kernel queues messages without handling them; resume hands them over in order; pause and resume
+ * of a terminated kernel are RK_ECLOSED. */
+static void test_pause_resume(void **s)
+{
+    rk_runtime *rt = rt_new();
+    rk_kernel *k = launch(rt, "echo", NULL);
+    uint64_t v, got;
+    rk_msg r;
+
+    (void)s;
+    assert_int_equal(wait_started(k), RK_STATE_RUNNING);
+    assert_int_equal(rk_kernel_pause(NULL), RK_EINVAL);
+    assert_int_equal(rk_kernel_pause(k), 0);
+    assert_int_equal(wait_state(k, RK_STATE_PAUSED), RK_STATE_PAUSED);
+    for (v = 0; v < 10; v++) {
+        rk_msg m = msg_make(7, &v, sizeof v);
+        assert_int_equal(rk_send(k, &m, TIMEOUT), 0);
+    }
+    memset(&r, 0, sizeof r);
+    r.payload = &got;
+    r.payload_cap = sizeof got;
+    assert_int_equal(rk_recv(k, &r, RK_TIMEOUT_MS(50)), RK_ETIMEDOUT); /* nothing handled while paused */
+    assert_int_equal(rk_kernel_state_get(k), RK_STATE_PAUSED);
+    assert_int_equal(rk_kernel_resume(k), 0);
+    for (v = 0; v < 10; v++) {
+        assert_int_equal(rk_recv(k, &r, TIMEOUT), 0);
+        assert_int_equal(got, v);
+    }
+    assert_int_equal(wait_state(k, RK_STATE_RUNNING), RK_STATE_RUNNING);
+    /* Terminate drains a paused kernel. */
+    assert_int_equal(rk_kernel_pause(k), 0);
+    {
+        rk_msg m = msg_make(7, &v, sizeof v);
+        assert_int_equal(rk_send(k, &m, TIMEOUT), 0);
+    }
+    assert_int_equal(rk_kernel_terminate(k, TIMEOUT), 0);
+    assert_int_equal(rk_recv(k, &r, TIMEOUT), 0);
+    assert_int_equal(got, 10);
+    assert_int_equal(rk_kernel_pause(k), RK_ECLOSED);
+    assert_int_equal(rk_kernel_resume(k), RK_ECLOSED);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
 static void test_batch_send_recv(void **s)
 {
     enum { N = 1000, B = 32 };
@@ -998,6 +1052,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_on_stop_called_once_per_kernel),
         cmocka_unit_test(test_recv_timeout_expires),
         cmocka_unit_test(test_echo_round_trip),
+        cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_batch_send_recv),
         cmocka_unit_test(test_zero_copy_reserve_commit_peek_release),
         cmocka_unit_test(test_call_matches_among_stray_replies),

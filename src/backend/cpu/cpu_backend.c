@@ -117,6 +117,7 @@ struct rk__cpu_actor {
     int out_open;
     int draining;             /* DRAINING was written */
     int batch_merged;         /* the current peek's newest HLC stamp was merged (rk__cpu_merge_batch) */
+    int paused;               /* the actor acknowledged a pause request (state PAUSED) */
     rk_hlc_ts pool_next;      /* next reply stamp reserved for the current batch (rk_hlc_now_n) */
     uint32_t pool_left;       /* reply stamps left in the pool; 0: stamp replies one by one */
     uint64_t out_seq, msgs_in, msgs_out, errors, heartbeat; /* mirrored into the control block (S6) */
@@ -575,9 +576,12 @@ static rk__cpu_run_result rk__cpu_idle(rk__cpu_actor *a)
      * sees this activation's writes to the actor. Acquire: if X1 came first, its publication is visible
      * to the re-check. */
     (void)atomic_exchange_explicit(&a->scheduled, 0, memory_order_acq_rel);
-    if (!rk__cpu_in_ready(&a->in, tail) &&
-        atomic_load_explicit(rk__a32(&a->cb->terminate), memory_order_relaxed) == 0)
-        return RK__RUN_IDLE;
+    if (atomic_load_explicit(rk__a32(&a->cb->terminate), memory_order_relaxed) == 0) {
+        /* A paused actor wakes for a change of the pause flag only, not for queued messages. */
+        if (a->paused ? atomic_load_explicit(rk__a32(&a->cb->pause), memory_order_relaxed) != 0
+                      : !rk__cpu_in_ready(&a->in, tail))
+            return RK__RUN_IDLE;
+    }
     if (atomic_exchange_explicit(&a->scheduled, 1, memory_order_acq_rel) != 0)
         return RK__RUN_IDLE; /* a sender re-scheduled it: the sender's push hands it to a worker */
     return RK__RUN_REQUEUE;
@@ -679,6 +683,20 @@ again:
     if (term && !a->draining) {
         a->draining = 1;
         rk__cpu_set_state(a, RK_STATE_DRAINING);
+    }
+    /* Acquire: pairs with the release store in rk__kernel_set_pause() (runtime.c). Terminate overrides a
+     * pause: a terminating kernel drains. */
+    if (!term && atomic_load_explicit(rk__a32(&a->cb->pause), memory_order_acquire) != 0) {
+        if (!a->paused) {
+            a->paused = 1;
+            rk__cpu_set_state(a, RK_STATE_PAUSED);
+        }
+        rk__cpu_publish(a);
+        return rk__cpu_idle(a);
+    }
+    if (a->paused) {
+        a->paused = 0;
+        rk__cpu_set_state(a, term ? RK_STATE_DRAINING : RK_STATE_RUNNING);
     }
     a->heartbeat++;
     while (budget > 0) {
