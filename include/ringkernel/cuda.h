@@ -37,9 +37,9 @@ typedef struct rk_device_step {
     uint64_t hlc_physical;   /* the batch's HLC physical time */
     uint32_t hlc_logical;    /* the batch's base logical counter */
     uint32_t hlc_next;       /* atomic: logical ticks taken inside the batch */
-    uint64_t remote_physical;/* atomic max over the batch's envelopes */
-    uint32_t remote_logical; /* atomic max over the batch's envelopes */
-    uint32_t reply_end;      /* atomic max: 1 + index of the last message that replied */
+    uint64_t remote_physical;/* atomic max (one per warp) over the batch's envelopes */
+    uint32_t remote_logical; /* atomic max (one per warp) over the batch's envelopes */
+    uint32_t reply_end;      /* atomic max (one per warp): 1 + index of the last message that replied */
     uint32_t errors;         /* atomic: handler errors in the batch */
     int32_t last_error;      /* a handler error code of the batch */
     uint32_t fault;          /* a fatal fault in the batch: the kernel fails */
@@ -60,7 +60,7 @@ typedef struct rk_device_args {
     void *state;             /* handler state, device memory */
     rk_device_step *step;    /* device memory */
     uint8_t *stage;          /* device memory: max_batch slots, the batch copied out of the H2K ring */
-    uint32_t *replied;       /* device memory: one bit per batch index, set by rk_reply_reserve */
+    uint8_t *replied;        /* device memory: one byte per batch index, 1 once the message replied */
     uint32_t max_batch;      /* messages per step: min(RK_CUDA_MSGS_PER_THREAD x threads, RK_CUDA_MAX_BATCH) */
     uint32_t pad0;
     int64_t hlc_offset_ns;   /* host CLOCK_REALTIME minus %globaltimer, measured at runtime start */

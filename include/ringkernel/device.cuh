@@ -22,9 +22,10 @@
  *      coordinator derives the batch's HLC, barrier, thread i runs the handler on the staged copy. Its
  *      reply, if any, is written in place into K2H slot k2h_base + i of the mapped ring (one reply per
  *      message, so replies keep the order of their requests).
- *   5. barrier; coordinator fences once (system scope) and publishes K2H head = k2h_base + (1 + last
- *      replying index) (gaps left by messages that did not reply are RK_ENV_SYSTEM skip envelopes, which
- *      the host consumes silently), releases the H2K slots (tail) and updates the control block counters.
+ *   5. each warp folds its last replying index into reply_end (one atomic per warp); barrier; the owner of
+ *      every message before reply_end that did not reply writes an RK_ENV_SYSTEM skip envelope in its slot
+ *      (the host consumes those silently); barrier; the coordinator fences once (system scope), publishes
+ *      K2H head = k2h_base + reply_end, releases the H2K slots (tail) and updates the counters.
  * Idle steps back off with __nanosleep (growing to 4 us), so an idle actor does not hammer PCIe.
  *
  * Rules for handlers: one reply per message (rk_reply or rk_reply_reserve); a handler must not use
@@ -245,9 +246,9 @@ __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id,
     for (int w = 0; w < 4; w++)
         ((uint4 *)e)[w] = u.v[w];
     ctx->replied = 1;
-    /* Device memory only: the coordinator learns which messages replied without reading host memory. */
-    atomicOr(&a->replied[ctx->index >> 5], 1u << (ctx->index & 31u));
-    atomicMax(&a->step->reply_end, ctx->index + 1);
+    /* The message's own byte (no atomics: one owner per message); the loop learns which messages replied
+     * without reading host memory. */
+    a->replied[ctx->index] = 1;
     return (uint8_t *)e + RK_ENVELOPE_SIZE;
 }
 
@@ -353,8 +354,6 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
     s->hlc_next = 0;
     s->errors = 0;
     s->last_error = 0;
-    for (uint32_t w = 0; w < (uint32_t)(n + 31) / 32; w++)
-        a->replied[w] = 0;
     return n == 0;
 }
 
@@ -397,44 +396,69 @@ __device__ __forceinline__ void rk__batch_hlc(const rk_device_args *a)
     s->hlc_logical = logical;
 }
 
-/* Owner of staged message i: validates it, copies the rest of a long payload, merges its stamp. Returns the
- * staged envelope, or NULL (and a fault) if it is corrupt. */
-__device__ __forceinline__ const rk_envelope *rk__take(const rk_device_args *a, uint32_t i)
+/* Owner of staged message i: validates it, copies the rest of a long payload, clears its replied byte and
+ * folds its stamp into the owner's running maximum (merged per warp by rk__merge_stamps). A corrupt
+ * envelope raises a fault. */
+__device__ __forceinline__ void rk__take(const rk_device_args *a, uint32_t i, uint64_t *max_phys, uint32_t *max_log)
 {
     rk_device_step *s = a->step;
     const uint32_t slot = 1u << a->slot_shift;
     rk_envelope *e = rk__staged(a, i);
+    a->replied[i] = 0;
     if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION || e->payload_len > slot - RK_ENVELOPE_SIZE) {
         atomicExch(&s->fault, (uint32_t)(-RK_ECORRUPT));
-        return NULL;
+        return;
     }
     if (RK_ENVELOPE_SIZE + e->payload_len > 256u) {
         const uint8_t *src = a->h2k_slots + ((size_t)((s->h2k_tail + i) & a->h2k_mask) << a->slot_shift);
         rk__copy((uint8_t *)e + 256, src + 256, RK_ENVELOPE_SIZE + e->payload_len - 256u);
     }
-    atomicMax((unsigned long long *)&s->remote_physical, (unsigned long long)e->hlc.physical);
-    atomicMax(&s->remote_logical, e->hlc.logical);
-    return e;
+    if (e->hlc.physical > *max_phys)
+        *max_phys = e->hlc.physical;
+    if (e->hlc.logical > *max_log)
+        *max_log = e->hlc.logical;
+}
+
+/* Every thread: merges per-thread maxima into the step with one atomic per warp instead of one per
+ * message (a thousand threads hitting one shared word serialise). */
+__device__ __forceinline__ void rk__warp_max_into(unsigned long long *dst64, uint32_t *dst32, uint64_t v64, uint32_t v32)
+{
+    for (unsigned d = 16; d > 0; d >>= 1) {
+        uint64_t o64 = __shfl_xor_sync(RK_FULL_MASK, (unsigned long long)v64, d);
+        uint32_t o32 = __shfl_xor_sync(RK_FULL_MASK, v32, d);
+        v64 = o64 > v64 ? o64 : v64;
+        v32 = o32 > v32 ? o32 : v32;
+    }
+    if ((threadIdx.x & 31u) == 0) {
+        if (dst64 != NULL && v64 != 0)
+            atomicMax(dst64, (unsigned long long)v64);
+        if (v32 != 0)
+            atomicMax(dst32, v32);
+    }
+}
+
+/* Owner of message i, after the handlers and the barrier that published reply_end: a message before the
+ * last replying one that did not reply gets a skip envelope, so the host's K2H stream has no hole. */
+__device__ __forceinline__ void rk__fill_gap(const rk_device_args *a, uint32_t i)
+{
+    const rk_device_step *s = a->step;
+    if (i >= s->reply_end || a->replied[i])
+        return;
+    rk_envelope *e = rk__k2h_env(a, s->k2h_base + i);
+    e->magic = RK_ENVELOPE_MAGIC;
+    e->version = RK_ABI_VERSION;
+    e->flags = RK_ENV_SYSTEM;
+    e->payload_len = 0;
+    e->type_id = RK_SYSTYPE_SKIP;
+    e->correlation_id = 0;
+    e->seq = s->k2h_base + i + 1;
 }
 
 /* Coordinator, after the handlers: publish replies, release requests, update counters. */
 __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c)
 {
     rk_device_step *s = a->step;
-    uint32_t n = s->n, end = s->reply_end;
-    /* Gaps: messages before the last replying one that did not reply get a skip envelope. */
-    for (uint32_t i = 0; i < end; i++) {
-        if (a->replied[i >> 5] & (1u << (i & 31u)))
-            continue;
-        rk_envelope *e = rk__k2h_env(a, s->k2h_base + i);
-        e->magic = RK_ENVELOPE_MAGIC;
-        e->version = RK_ABI_VERSION;
-        e->flags = RK_ENV_SYSTEM;
-        e->payload_len = 0;
-        e->type_id = RK_SYSTYPE_SKIP;
-        e->correlation_id = 0;
-        e->seq = s->k2h_base + i + 1;
-    }
+    uint32_t n = s->n, end = s->reply_end; /* gaps below end were filled by their owners (rk__fill_gap) */
     s->clock_physical = s->hlc_physical;
     s->clock_logical = s->hlc_logical + n + s->hlc_next; /* the largest logical issued in the batch */
     c->k2h_head += end;
@@ -500,7 +524,7 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
      * kernel keeps them in device memory, which every block can see. */
     __shared__ rk_device_args sm_args;
     __shared__ rk_device_step sm_step;
-    __shared__ uint32_t sm_replied[RK__MAX_BATCH / 32];
+    __shared__ uint8_t sm_replied[RK__MAX_BATCH];
     if (threadIdx.x == 0) {
         sm_args = *ga;
         if (!ga->grid_sync && ga->max_batch <= RK__MAX_BATCH) {
@@ -530,8 +554,8 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
     for (;;) {
         if (coord) {
             int is_idle = rk__coordinate(a, &c);
-            uint64_t now = rk_globaltimer();
-            if (now - last_beat_t > 100000) { /* heartbeat every 100 us: one bus write, not one per poll */
+            uint64_t now = (uint64_t)clock64(); /* the SM's cycle counter: cheaper than %globaltimer */
+            if (now - last_beat_t > 200000) { /* heartbeat every ~100 us: one bus write, not one per poll */
                 rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
                 last_beat_t = now;
             }
@@ -568,15 +592,26 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         const uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
         const uint32_t stride = ordered ? 1 : gridDim.x * blockDim.x;
         const uint32_t first = !ordered ? tid : tid == 0 ? 0 : n;
+        uint64_t max_phys = 0;
+        uint32_t max_log = 0, end = 0;
         for (uint32_t i = first; i < n; i += stride)
-            (void)rk__take(a, i);
+            rk__take(a, i, &max_phys, &max_log);
+        rk__warp_max_into((unsigned long long *)&a->step->remote_physical, &a->step->remote_logical, max_phys,
+                          max_log);
         rk__step_barrier(a); /* B3: stamps merged */
         if (coord)
             rk__batch_hlc(a);
         rk__step_barrier(a); /* B4: the batch's HLC is visible */
-        for (uint32_t i = first; i < n && !a->step->fault; i += stride)
+        for (uint32_t i = first; i < n && !a->step->fault; i += stride) {
             rk__handle(a, fn, i, rk__staged(a, i));
-        rk__step_barrier(a); /* B5: every reply written, every request read */
+            if (a->replied[i])
+                end = i + 1;
+        }
+        rk__warp_max_into(NULL, &a->step->reply_end, 0, end);
+        rk__step_barrier(a); /* B5: every reply written, every request read, reply_end known */
+        for (uint32_t i = first; i < n; i += stride)
+            rk__fill_gap(a, i);
+        rk__step_barrier(a); /* B6: the K2H run [k2h_base, k2h_base + reply_end) is complete */
 #ifdef RK_DEVICE_PROFILE
         if (coord)
             t2 = rk_globaltimer();

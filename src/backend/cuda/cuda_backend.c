@@ -87,7 +87,7 @@ typedef struct rk__cuda_kernel {
     void *state;            /* device memory */
     rk_device_step *step;   /* device memory */
     uint8_t *stage;         /* device memory: one batch of slots */
-    uint32_t *replied;      /* device memory: one bit per batch index */
+    uint8_t *replied;       /* device memory: one byte per batch index */
     double share;           /* this kernel's fraction of the device (C1) */
     int resident;           /* 1 while launched and not known to have exited */
     rk_cuda_actor_def def;
@@ -369,7 +369,7 @@ static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
         max_batch = RK_CUDA_MAX_BATCH;
     RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->stage, (size_t)max_batch << k->h2k.slot_shift, ck->stream),
                    fail_step);
-    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->replied, ((size_t)max_batch + 31) / 32 * 4, ck->stream),
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->replied, (size_t)max_batch, ck->stream),
                    fail_stage);
     if (state_size) {
         RK__CUDA_CHECK(cudaMallocAsync(&ck->state, state_size, ck->stream), fail_replied);
