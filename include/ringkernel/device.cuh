@@ -277,6 +277,8 @@ __device__ __forceinline__ int rk_reply(rk_ctx *ctx, uint64_t type_id, const voi
 
 /* ---- The persistent loop ---------------------------------------------------------------------------- */
 
+#define RK__STAGE_DEPTH 4
+
 /* Largest batch a one-block kernel keeps its replied bits for in shared memory (cuda.h RK_CUDA_MAX_BATCH). */
 #define RK__MAX_BATCH RK_CUDA_MAX_BATCH
 
@@ -368,11 +370,29 @@ __device__ __forceinline__ void rk__stage(const rk_device_args *a, uint32_t n)
     const uint32_t slot = 1u << a->slot_shift;
     const uint32_t first = slot < 256u ? slot : 256u;
     const uint32_t per = first / 16, total = n * per;
+    const uint32_t step = gridDim.x * blockDim.x;
     const uint64_t tail = a->step->h2k_tail;
-    for (uint32_t c = blockIdx.x * blockDim.x + threadIdx.x; c < total; c += gridDim.x * blockDim.x) {
-        uint32_t i = c / per, off = (c - i * per) * 16;
-        const uint8_t *src = a->h2k_slots + ((size_t)((tail + i) & a->h2k_mask) << a->slot_shift) + off;
-        *(uint4 *)(a->stage + ((size_t)i << a->slot_shift) + off) = *(const uint4 *)src;
+    /* RK__STAGE_DEPTH loads in flight per thread before the first store: one bus round trip per that many
+     * chunks, not one per chunk (the compiler cannot hoist loads over stores it cannot prove do not alias).
+     * Four keeps the loop under the 64 registers a 1024-thread block allows. */
+    for (uint32_t c0 = blockIdx.x * blockDim.x + threadIdx.x; c0 < total; c0 += RK__STAGE_DEPTH * step) {
+        uint4 v[RK__STAGE_DEPTH];
+#pragma unroll
+        for (int k = 0; k < RK__STAGE_DEPTH; k++) {
+            uint32_t c = c0 + (uint32_t)k * step;
+            if (c < total) {
+                uint32_t i = c / per, off = (c - i * per) * 16;
+                v[k] = *(const uint4 *)(a->h2k_slots + ((size_t)((tail + i) & a->h2k_mask) << a->slot_shift) + off);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < RK__STAGE_DEPTH; k++) {
+            uint32_t c = c0 + (uint32_t)k * step;
+            if (c < total) {
+                uint32_t i = c / per, off = (c - i * per) * 16;
+                *(uint4 *)(a->stage + ((size_t)i << a->slot_shift) + off) = v[k];
+            }
+        }
     }
 }
 
@@ -640,7 +660,10 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
 
 /* The kernel, launch/occupancy thunks and registration of one GPU actor (see RK_DEVICE_ACTOR). */
 #define RK__DEVICE_ACTOR(name, fn, state_size, ordered)                                                  \
-    __global__ void rk__actor_kernel_##name(rk_device_args args) { rk__device_loop(&args, fn, ordered); } \
+    __global__ void __launch_bounds__(1024, 1) rk__actor_kernel_##name(rk_device_args args)              \
+    {                                                                                                    \
+        rk__device_loop(&args, fn, ordered); /* bounds: any block size up to 1024 must fit the SM */      \
+    }                                                                                                    \
     static int rk__actor_launch_##name(const rk_device_args *a, unsigned grid, unsigned block,            \
                                        size_t shmem, int coop, void *stream)                            \
     {                                                                                                    \
