@@ -10,7 +10,8 @@
  *                                  \--terminate deadline passed: host CAS to FAILED (K3)
  *
  * Invariants (cited below as K1..K5):
- *   K1  Sends against terminate (a Dekker pair on two host words): a send increments `inflight`, then
+ *   K1  Sends against terminate (a Dekker pair on two host words): a send raises `inflight` (a flag for
+ *       SPSC kernels, whose sends come from one thread at a time; a count for MPSC), then
  *       loads `closing` (both seq_cst); terminate sets `closing`, then waits until `inflight` is 0 (both
  *       seq_cst) before it stores cb->terminate. Either the send sees `closing` and fails with RK_ECLOSED,
  *       or terminate waits for its publication; so every message a send reported as queued was published
@@ -476,15 +477,21 @@ static int rk__send_blocked(rk_kernel *k, const char *fn)
     return 0;
 }
 
+static void rk__send_leave(rk_kernel *k);
+
 /* K1: enters the send window. Returns 0, RK_ECLOSED or RK_EFAULT (with the window closed again). */
 static int rk__send_enter(rk_kernel *k, const char *fn)
 {
-    /* Seq_cst: pairs with the exchange of closing and the load of inflight in rk_kernel_terminate(). */
-    atomic_fetch_add_explicit(&k->inflight, 1, memory_order_seq_cst);
+    /* Seq_cst: pairs with the exchange of closing and the load of inflight in rk_kernel_terminate(). An
+     * SPSC kernel has one sending thread at a time (runtime.h), so `inflight` is a flag it stores (a
+     * cheaper leave: a plain release store instead of a locked subtraction); MPSC senders count. */
+    if (k->h2k.seq == NULL)
+        atomic_store_explicit(&k->inflight, 1, memory_order_seq_cst);
+    else
+        atomic_fetch_add_explicit(&k->inflight, 1, memory_order_seq_cst);
     if (RK__LIKELY(atomic_load_explicit(&k->closing, memory_order_seq_cst) == 0))
         return 0;
-    /* Release: pairs with terminate's load of inflight; nothing was published. */
-    atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_release);
+    rk__send_leave(k); /* nothing was published */
     return rk__send_blocked(k, fn);
 }
 
@@ -492,7 +499,10 @@ static void rk__send_leave(rk_kernel *k)
 {
     /* Release: pairs with terminate's seq_cst load of inflight; our publication happens before its store
      * of cb->terminate (K1). */
-    atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_release);
+    if (k->h2k.seq == NULL)
+        atomic_store_explicit(&k->inflight, 0, memory_order_release);
+    else
+        atomic_fetch_sub_explicit(&k->inflight, 1, memory_order_release);
 }
 
 
