@@ -106,40 +106,20 @@ int rk_hlc_set_physical(rk_hlc_clock *c, rk_hlc_physical_fn fn, void *arg)
     return 0;
 }
 
-int rk_hlc_now(rk_hlc_clock *c, rk_hlc_ts *out)
+
+/* Ticks the clock n times (send rule): *first is the first of n consecutive timestamps, the clock ends at the
+ * last. One physical read, one critical section. fn names the public caller in error details. */
+static int rk__hlc_tick(rk_hlc_clock *c, uint32_t n, rk_hlc_ts *first, const char *fn)
 {
     rk_hlc_ts next;
     uint64_t pt;
 
     if (c == NULL)
-        return rk__err(RK_EINVAL, "rk_hlc_now: clock is NULL");
-    if (out == NULL)
-        return rk__err(RK_EINVAL, "rk_hlc_now: out is NULL");
-
-    pt = c->physical(c->physical_arg);
-    rk__hlc_lock(c);
-    next.node = c->last.node;
-    if (pt > c->last.physical) {
-        next.physical = pt;
-        next.logical = 0;
-    } else if (!rk__hlc_next(c->last.physical, c->last.logical, &next)) {
-        rk__hlc_unlock(c);
-        return rk__err(RK_EOVERFLOW, "rk_hlc_now: clock at the largest timestamp (%llu, %u)",
-                       (unsigned long long)UINT64_MAX, (unsigned)UINT32_MAX);
-    }
-    c->last = next; /* H1 */
-    rk__hlc_unlock(c);
-    *out = next;
-    return 0;
-}
-
-int rk_hlc_now_n(rk_hlc_clock *c, uint32_t n, rk_hlc_ts *first)
-{
-    rk_hlc_ts next;
-    uint64_t pt;
-
-    if (c == NULL || first == NULL || n == 0)
-        return rk__err(RK_EINVAL, "rk_hlc_now_n: %s", n == 0 ? "n is 0" : "NULL argument");
+        return rk__err(RK_EINVAL, "%s: clock is NULL", fn);
+    if (first == NULL)
+        return rk__err(RK_EINVAL, "%s: out is NULL", fn);
+    if (n == 0)
+        return rk__err(RK_EINVAL, "%s: n is 0", fn);
     pt = c->physical(c->physical_arg);
     rk__hlc_lock(c);
     next.node = c->last.node;
@@ -163,8 +143,13 @@ int rk_hlc_now_n(rk_hlc_clock *c, uint32_t n, rk_hlc_ts *first)
 
 overflow:
     rk__hlc_unlock(c);
-    return rk__err(RK_EOVERFLOW, "rk_hlc_now_n: clock at the largest timestamp");
+    return rk__err(RK_EOVERFLOW, "%s: clock at the largest timestamp (%llu, %u)", fn,
+                   (unsigned long long)UINT64_MAX, (unsigned)UINT32_MAX);
 }
+
+int rk_hlc_now(rk_hlc_clock *c, rk_hlc_ts *out) { return rk__hlc_tick(c, 1, out, "rk_hlc_now"); }
+
+int rk_hlc_now_n(rk_hlc_clock *c, uint32_t n, rk_hlc_ts *first) { return rk__hlc_tick(c, n, first, "rk_hlc_now_n"); }
 
 uint64_t rk_hlc_physical_coarse(void *arg)
 {
