@@ -720,10 +720,69 @@ static void test_peek_null_out(void **state)
     assert_failed_with(rk_hlc_peek(&c, NULL), RK_EINVAL, "rk_hlc_peek");
 }
 
+/* rk_hlc_now_n: n consecutive stamps above everything before, the clock ends at the last; a run that would
+ * pass the logical counter carries first; bad arguments are RK_EINVAL. */
+static void test_now_n_reserves_consecutive_stamps(void **state)
+{
+    rk_hlc_clock c;
+    fake_time t = { 500 };
+    rk_hlc_ts a, first, after;
+
+    (void)state;
+    fake_clock(&c, &t, 7, 0);
+    assert_int_equal(rk_hlc_now(&c, &a), 0);                /* (500, 0) */
+    assert_int_equal(rk_hlc_now_n(&c, 10, &first), 0);      /* same physical: logical 1 .. 10 */
+    assert_int_equal(first.physical, 500);
+    assert_int_equal(first.logical, 1);
+    assert_int_equal(first.node, 7);
+    assert_int_equal(rk_hlc_now(&c, &after), 0);            /* above the whole run */
+    assert_int_equal(after.physical, 500);
+    assert_int_equal(after.logical, 11);
+    t.now = 900;                                             /* physical catch-up resets logical */
+    assert_int_equal(rk_hlc_now_n(&c, 3, &first), 0);
+    assert_int_equal(first.physical, 900);
+    assert_int_equal(first.logical, 0);
+    assert_int_equal(rk_hlc_now(&c, &after), 0);
+    assert_int_equal(after.logical, 3);
+    /* A run that does not fit the logical counter starts at physical + 1. */
+    rk_hlc_ts far = { 900, UINT32_MAX - 5, 9 };
+    assert_int_equal(rk_hlc_update(&c, &far, NULL), 0);     /* clock at (900, UINT32_MAX - 4) */
+    assert_int_equal(rk_hlc_now_n(&c, 10, &first), 0);
+    assert_int_equal(first.physical, 901);
+    assert_int_equal(first.logical, 0);
+    assert_int_equal(rk_hlc_now(&c, &after), 0);
+    assert_int_equal(after.physical, 901);
+    assert_int_equal(after.logical, 10);
+    /* Errors leave the clock alone. */
+    assert_int_equal(rk_hlc_now_n(&c, 0, &first), RK_EINVAL);
+    assert_int_equal(rk_hlc_now_n(NULL, 1, &first), RK_EINVAL);
+    assert_int_equal(rk_hlc_now_n(&c, 1, NULL), RK_EINVAL);
+    assert_int_equal(rk_hlc_peek(&c, &a), 0);
+    assert_int_equal(rk_hlc_compare(&a, &after), 0);
+}
+
+/* The coarse source reads the wall clock within a coarse tick (a few ms) and never runs backwards in a row
+ * of reads. */
+static void test_coarse_physical_source(void **state)
+{
+    uint64_t prev = 0;
+
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t fine = rk_hlc_physical_now(), coarse = rk_hlc_physical_coarse(NULL);
+        assert_true(coarse >= prev);
+        assert_true(coarse <= fine + 1000000ull);           /* not ahead of the fine clock (1 ms slack) */
+        assert_true(fine - coarse < 50000000ull);            /* within 50 ms: a tick is 1-4 ms */
+        prev = coarse;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripted_history),
+        cmocka_unit_test(test_now_n_reserves_consecutive_stamps),
+        cmocka_unit_test(test_coarse_physical_source),
         cmocka_unit_test(test_max_offset_rejects_and_leaves_clock_unchanged),
         cmocka_unit_test(test_max_offset_default_bound),
         cmocka_unit_test(test_max_offset_zero_disables_check),
