@@ -16,6 +16,7 @@
  * without a driver or device, probe() reports why and the backend is unavailable.
  */
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,12 +98,33 @@ _Static_assert(sizeof(rk_device_step) % 8 == 0, "step words are 8-byte aligned")
 
 /* ---- Probe and devices -------------------------------------------------------------------------------- */
 
+/* 1 if the NVIDIA driver library can be loaded (it is loaded by cudart anyway when present). */
+static int rk__cuda_driver_present(void)
+{
+    void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+
+    if (h == NULL)
+        return 0;
+    dlclose(h);
+    return 1;
+}
+
 static int rk__cuda_probe(rk_backend_status *st)
 {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
 
     st->compiled = 1;
+    if (e == cudaErrorInsufficientDriver && !rk__cuda_driver_present()) {
+        /* cudart says "insufficient driver" when there is none at all: say what is really missing. */
+        st->available = 0;
+        st->device_count = 0;
+        snprintf(st->reason, sizeof st->reason,
+                 "no NVIDIA driver on this machine (libcuda.so.1 not found; CUDA runtime %d.%d is built in)",
+                 CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+        cudaGetLastError();
+        return 0;
+    }
     if (e != cudaSuccess || n == 0) {
         st->available = 0;
         st->device_count = 0;
