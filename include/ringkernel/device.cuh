@@ -440,20 +440,21 @@ __device__ __forceinline__ void rk__take(const rk_device_args *a, uint32_t i, ui
 }
 
 /* Every thread: merges per-thread maxima into the step with one atomic per warp instead of one per
- * message (a thousand threads hitting one shared word serialise). */
+ * message (a thousand threads hitting one shared word serialise). The warp maxima use the redux unit
+ * (sm_80+: one instruction per 32-bit maximum) rather than a five-step shuffle chain per value. */
 __device__ __forceinline__ void rk__warp_max_into(unsigned long long *dst64, uint32_t *dst32, uint64_t v64, uint32_t v32)
 {
-    for (unsigned d = 16; d > 0; d >>= 1) {
-        uint64_t o64 = __shfl_xor_sync(RK_FULL_MASK, (unsigned long long)v64, d);
-        uint32_t o32 = __shfl_xor_sync(RK_FULL_MASK, v32, d);
-        v64 = o64 > v64 ? o64 : v64;
-        v32 = o32 > v32 ? o32 : v32;
-    }
+    const uint32_t hi = (uint32_t)(v64 >> 32);
+    const uint32_t mhi = __reduce_max_sync(RK_FULL_MASK, hi);
+    const uint32_t mlo = __reduce_max_sync(RK_FULL_MASK, hi == mhi ? (uint32_t)v64 : 0u);
+    const uint32_t m32 = __reduce_max_sync(RK_FULL_MASK, v32);
+    const uint64_t m64 = ((uint64_t)mhi << 32) | mlo;
+
     if ((threadIdx.x & 31u) == 0) {
-        if (dst64 != NULL && v64 != 0)
-            atomicMax(dst64, (unsigned long long)v64);
-        if (v32 != 0)
-            atomicMax(dst32, v32);
+        if (dst64 != NULL && m64 != 0)
+            atomicMax(dst64, (unsigned long long)m64);
+        if (m32 != 0)
+            atomicMax(dst32, m32);
     }
 }
 
