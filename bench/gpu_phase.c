@@ -1,13 +1,15 @@
 /* gpu_phase.c - where a GPU round trip spends its time (a diagnostic, not a benchmark of record).
  *
- * Built against a library configured with -DRK_DEVICE_PROFILE=ON, the device loop adds up %globaltimer
- * phases of every step in the control block's reserved words: staging the batch out of mapped memory,
- * taking and handling it, and finishing (one system fence and the publications). This program runs
+ * Built against a library configured with -DRK_DEVICE_PROFILE=ON, the device loop adds up the SM-cycle
+ * length of the phases of every step in the control block's reserved words: staging the batch out of
+ * mapped memory, taking it and deriving the batch's HLC, handling it and filling reply gaps. This program runs
  * sequential echo round trips and prints the mean of each phase next to the mean round trip.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cuda_runtime_api.h>
 
 #include "core/runtime_internal.h"
 #include "ringkernel/ringkernel.h"
@@ -21,6 +23,10 @@ int main(int argc, char **argv)
     uint64_t payload[8] = { 0 }, back[8];
     int64_t t0;
 
+    int clock_khz = 0;
+
+    if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0) != cudaSuccess || clock_khz <= 0)
+        clock_khz = 1980000; /* H200 boost clock, if the attribute is unavailable */
     if (rk_runtime_create(&rt, &o) != 0) {
         printf("gpu_phase: skipped: %s\n", rk_last_error());
         return 77;
@@ -51,12 +57,13 @@ int main(int argc, char **argv)
         }
         double rt_us = (rk_monotonic_ns() - t0) / 1e3 / n;
         double steps = (double)(k->cb->msgs_in - steps0);
+        double cyc_us = 1.0 / (clock_khz * 1e-3); /* microseconds per SM cycle */
+        double st = (k->cb->reserved[0] - r0[0]) / steps * cyc_us, tk = (k->cb->reserved[1] - r0[1]) / steps * cyc_us,
+               hd = (k->cb->reserved[2] - r0[2]) / steps * cyc_us;
         if (pass == 1)
-            printf("mean round trip %.3f us over %d; per step: stage %.3f us, take+handle %.3f us, "
-                   "finish (fence + publish) %.3f us; rest (poll, bus, host) %.3f us\n",
-                   rt_us, n, (k->cb->reserved[0] - r0[0]) / steps / 1e3, (k->cb->reserved[1] - r0[1]) / steps / 1e3,
-                   (k->cb->reserved[2] - r0[2]) / steps / 1e3,
-                   rt_us - (k->cb->reserved[0] - r0[0] + k->cb->reserved[1] - r0[1] + k->cb->reserved[2] - r0[2]) / steps / 1e3);
+            printf("mean round trip %.3f us over %d; per step (SM clock %.0f MHz): stage %.3f us, take + batch "
+                   "HLC %.3f us, handle + gaps %.3f us; rest (poll, fence + publish, bus, host) %.3f us\n",
+                   rt_us, n, clock_khz / 1e3, st, tk, hd, rt_us - st - tk - hd);
     }
     rk_kernel_terminate(k, RK_TIMEOUT_MS(1000));
     rk_runtime_destroy(rt);

@@ -600,13 +600,13 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         }
 #ifdef RK_DEVICE_PROFILE
         if (coord)
-            t0 = rk_globaltimer();
+            t0 = (uint64_t)clock64();
 #endif
         rk__stage(a, n);
         rk__step_barrier(a); /* B2: the batch is staged in device memory */
 #ifdef RK_DEVICE_PROFILE
         if (coord)
-            t1 = rk_globaltimer();
+            t1 = (uint64_t)clock64();
 #endif
         /* Thread t owns messages t, t + T, t + 2T ... of the batch (T threads in the grid); an ordered
          * actor's batch is owned by thread 0 alone, in queue order (sequential actor semantics). */
@@ -623,6 +623,10 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         if (coord)
             rk__batch_hlc(a);
         rk__step_barrier(a); /* B4: the batch's HLC is visible */
+#ifdef RK_DEVICE_PROFILE
+        if (coord)
+            t3 = (uint64_t)clock64();
+#endif
         for (uint32_t i = first; i < n && !a->step->fault; i += stride) {
             rk__handle(a, fn, i, rk__staged(a, i));
             if (a->replied[i])
@@ -635,18 +639,18 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         rk__step_barrier(a); /* B6: the K2H run [k2h_base, k2h_base + reply_end) is complete */
 #ifdef RK_DEVICE_PROFILE
         if (coord)
-            t2 = rk_globaltimer();
+            t2 = (uint64_t)clock64();
 #endif
         if (coord)
             rk__finish(a, &c); /* a fault makes the next step's decision stop = 2 (rk__coordinate) */
 #ifdef RK_DEVICE_PROFILE
         if (coord) {
-            /* Phase sums in the control block's reserved words: stage, take+handle, finish (fence). */
-            t3 = rk_globaltimer();
+            /* Phase sums in SM cycles, in the control block's reserved words: stage (B2 included), take +
+             * batch HLC (to B4), handle + gaps (to B6). Stores only: no extra bus round trip. */
             p0 += t1 - t0;
-            p1 += t2 - t1;
-            p2 += t3 - t2;
-            rk_st_relaxed_sys_u64(&a->cb->reserved[0], p0); /* stores only: no extra bus round trip */
+            p1 += t3 - t1;
+            p2 += t2 - t3;
+            rk_st_relaxed_sys_u64(&a->cb->reserved[0], p0);
             rk_st_relaxed_sys_u64(&a->cb->reserved[1], p1);
             rk_st_relaxed_sys_u64(&a->cb->reserved[2], p2);
         }
