@@ -9,6 +9,7 @@
 #include "ringkernel/message.h"
 #include "ringkernel/queue.h"
 #include "ringkernel/runtime.h"
+#include "ringkernel/topic.h"
 #include "ringkernel/version.h"
 
 #endif /* RINGKERNEL_H */

@@ -1,0 +1,596 @@
+/* topic.c - topic validation, matching and the subscription trie (topic.h; invariants T1-T7 there).
+ *
+ * Every entry point first splits its string into levels (rk__topic_split), which validates it too, so the
+ * trie code below only ever sees well-formed levels. The trie is walked with explicit stacks bounded by T6:
+ * no recursion, no allocation for the walk itself.
+ *
+ *   root ──"a"──> [a] ──"b"──> [a/b] {subs}
+ *    │             ├──plus──> [a/+] ──"c"──> [a/+/c] {subs}
+ *    │             └──hash──> [a/#] {subs}          ("a/#" also matches "a": see rk__topic_walk)
+ *    └──hash──> [#] {subs}                           (not for '$' topics)
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "ringkernel/topic.h"
+
+_Static_assert(RK_TOPIC_MAX_LEN <= UINT16_MAX, "level offsets and lengths are stored in 16 bits");
+
+/* ---- Splitting and validation ---------------------------------------------------------------------- */
+
+/* The levels of a valid name or filter: level i is s[off[i] .. off[i] + len[i]). */
+typedef struct rk__topic_levels {
+    uint32_t n;                          /* 1..RK_TOPIC_MAX_LEVELS */
+    uint16_t off[RK_TOPIC_MAX_LEVELS];
+    uint16_t len[RK_TOPIC_MAX_LEVELS];
+} rk__topic_levels;
+
+/* The detail strings quote the offending string, cut to this many bytes so the detail fits one line. */
+#define RK__TOPIC_QUOTE 48
+
+/* Records RK_EINVAL for string s ("filter" or "topic") as `fn: <what> "<s>": <problem>`. */
+#define RK__TOPIC_BAD(fn, what, s, len, fmt, ...)                                                         \
+    rk__err(RK_EINVAL, "%s: %s \"%.*s%s\": " fmt, fn, what, RK__TOPIC_QUOTE, s,                           \
+            (len) > RK__TOPIC_QUOTE ? "..." : "", __VA_ARGS__)
+
+/*
+ * Splits s into levels and validates it as a filter (is_filter) or a topic name. Returns 0, or RK_EINVAL
+ * with a detail naming fn, the problem and its byte offset.
+ */
+static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__topic_levels *lv)
+{
+    const char *what = is_filter ? "filter" : "topic";
+    size_t len, start = 0;
+
+    if (s == NULL)
+        return rk__err(RK_EINVAL, "%s: %s is NULL", fn, what);
+    len = strnlen(s, RK_TOPIC_MAX_LEN + 1);
+    if (len == 0)
+        return rk__err(RK_EINVAL, "%s: %s is empty", fn, what);
+    if (len > RK_TOPIC_MAX_LEN)
+        return RK__TOPIC_BAD(fn, what, s, len, "longer than %d bytes", RK_TOPIC_MAX_LEN);
+    lv->n = 0;
+    for (size_t i = 0; i <= len; i++) {
+        char c = s[i];
+
+        if (c == '/' || c == '\0') {
+            if (lv->n == RK_TOPIC_MAX_LEVELS)
+                return RK__TOPIC_BAD(fn, what, s, len, "more than %d levels (level %d starts at offset %zu)",
+                                     RK_TOPIC_MAX_LEVELS, RK_TOPIC_MAX_LEVELS + 1, start);
+            lv->off[lv->n] = (uint16_t)start;
+            lv->len[lv->n] = (uint16_t)(i - start);
+            lv->n++;
+            start = i + 1;
+        } else if (c == '+' || c == '#') {
+            if (!is_filter)
+                return RK__TOPIC_BAD(fn, what, s, len, "wildcard '%c' at offset %zu is not allowed in a name",
+                                     c, i);
+            if (i != start || (s[i + 1] != '/' && s[i + 1] != '\0'))
+                return RK__TOPIC_BAD(fn, what, s, len, "wildcard '%c' at offset %zu must fill a whole level",
+                                     c, i);
+            if (c == '#' && s[i + 1] != '\0')
+                return RK__TOPIC_BAD(fn, what, s, len, "'#' at offset %zu must be the last level", i);
+        }
+    }
+    return 0;
+}
+
+int rk_topic_validate_filter(const char *filter)
+{
+    rk__topic_levels lv;
+
+    return rk__topic_split(filter, 1, "rk_topic_validate_filter", &lv);
+}
+
+int rk_topic_validate_name(const char *topic)
+{
+    rk__topic_levels lv;
+
+    return rk__topic_split(topic, 0, "rk_topic_validate_name", &lv);
+}
+
+/* 1 if level i of a valid filter is the one-byte wildcard w ('+' or '#'). */
+static int rk__is_wild(const char *f, const rk__topic_levels *lv, uint32_t i, char w)
+{
+    return lv->len[i] == 1 && f[lv->off[i]] == w;
+}
+
+/* The reference: one pass over the filter's levels, no trie. */
+int rk_topic_match(const char *filter, const char *topic)
+{
+    rk__topic_levels fl, tl;
+    int rc;
+
+    if ((rc = rk__topic_split(filter, 1, "rk_topic_match", &fl)) != 0 ||
+        (rc = rk__topic_split(topic, 0, "rk_topic_match", &tl)) != 0)
+        return rc;
+    /* System topics: no wildcard in the first level matches them. */
+    if (topic[0] == '$' && (rk__is_wild(filter, &fl, 0, '+') || rk__is_wild(filter, &fl, 0, '#')))
+        return 0;
+    for (uint32_t i = 0; i < fl.n; i++) {
+        if (rk__is_wild(filter, &fl, i, '#'))
+            return 1; /* the rest, zero levels included: "a/#" matches "a" (i == tl.n here) */
+        if (i >= tl.n)
+            return 0;
+        if (rk__is_wild(filter, &fl, i, '+'))
+            continue;
+        if (fl.len[i] != tl.len[i] || memcmp(filter + fl.off[i], topic + tl.off[i], fl.len[i]) != 0)
+            return 0;
+    }
+    return fl.n == tl.n;
+}
+
+/* ---- Trie nodes ------------------------------------------------------------------------------------ */
+
+enum { RK__NODE_ROOT, RK__NODE_EXACT, RK__NODE_PLUS, RK__NODE_HASH };
+
+typedef struct rk__topic_node rk__topic_node;
+struct rk__topic_node {
+    rk__topic_node **kids;  /* exact children, sorted by level (T2); NULL while nkids is 0 */
+    rk__topic_node *plus;   /* the '+' child, or NULL */
+    rk__topic_node *hash;   /* the '#' child (a leaf, T3), or NULL */
+    uint64_t *subs;         /* subscribers, ascending and unique (T4); NULL while nsubs is 0 */
+    uint32_t nkids, kids_cap;
+    uint32_t nsubs, subs_cap;
+    uint16_t len;           /* bytes in level (exact nodes; 0 otherwise) */
+    uint8_t kind;           /* RK__NODE_*: how the parent holds this node, for pruning */
+    char level[];           /* the level's bytes, not NUL-terminated (exact nodes) */
+};
+
+struct rk_topic_tree {
+    rk__topic_node *root;   /* never NULL, never pruned (T1) */
+    size_t count;           /* subscriptions (T7) */
+    size_t nodes;           /* nodes, root included */
+};
+
+/* T5: a node that may be freed. */
+static int rk__node_empty(const rk__topic_node *n)
+{
+    return n->nsubs == 0 && n->nkids == 0 && n->plus == NULL && n->hash == NULL;
+}
+
+/* memcmp order on the common prefix, then the shorter first (T2). */
+static int rk__level_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+/* Binary search of n's exact children for level (p, len): the index where it is or would be inserted. */
+static uint32_t rk__kid_find(const rk__topic_node *n, const char *p, size_t len, int *found)
+{
+    uint32_t lo = 0, hi = n->nkids;
+
+    *found = 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = rk__level_cmp(n->kids[mid]->level, n->kids[mid]->len, p, len);
+
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Binary search of a subscriber list (T4), with the same contract as rk__kid_find. */
+static uint32_t rk__sub_find(const rk__topic_node *n, uint64_t id, int *found)
+{
+    uint32_t lo = 0, hi = n->nsubs;
+
+    *found = 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (n->subs[mid] == id) {
+            *found = 1;
+            return mid;
+        }
+        if (n->subs[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * Makes room for one more element in a doubling array: returns the array (moved, perhaps) with *cap updated,
+ * or NULL with arr and *cap unchanged when out of memory. Returns arr when it has room already (never NULL
+ * then: cap > used >= 0 means it was allocated). cap cannot overflow: elements are bounded by the
+ * subscription count (T7), below 2^31.
+ */
+static void *rk__grow(void *arr, uint32_t *cap, uint32_t used, size_t elem)
+{
+    uint32_t ncap;
+    void *p;
+
+    if (used < *cap)
+        return arr;
+    ncap = *cap ? *cap * 2 : 4;
+    if ((p = realloc(arr, (size_t)ncap * elem)) != NULL)
+        *cap = ncap;
+    return p;
+}
+
+static rk__topic_node *rk__node_new(rk_topic_tree *t, int kind, const char *level, size_t len)
+{
+    rk__topic_node *n = calloc(1, sizeof *n + len);
+
+    if (n == NULL)
+        return NULL;
+    n->kind = (uint8_t)kind;
+    n->len = (uint16_t)len;
+    if (len > 0)
+        memcpy(n->level, level, len);
+    t->nodes++;
+    return n;
+}
+
+static void rk__node_free(rk_topic_tree *t, rk__topic_node *n)
+{
+    free(n->kids);
+    free(n->subs);
+    free(n);
+    t->nodes--;
+}
+
+/* The existing child of n for filter level i (exact, '+' or '#'), or NULL. */
+static rk__topic_node *rk__node_child(const rk__topic_node *n, const char *f, const rk__topic_levels *lv,
+                                      uint32_t i)
+{
+    uint32_t k;
+    int found;
+
+    if (rk__is_wild(f, lv, i, '+'))
+        return n->plus;
+    if (rk__is_wild(f, lv, i, '#'))
+        return n->hash;
+    k = rk__kid_find(n, f + lv->off[i], lv->len[i], &found);
+    return found ? n->kids[k] : NULL;
+}
+
+/* The child of n for filter level i, created if absent. NULL when out of memory (n unchanged). */
+static rk__topic_node *rk__node_child_make(rk_topic_tree *t, rk__topic_node *n, const char *f,
+                                           const rk__topic_levels *lv, uint32_t i)
+{
+    rk__topic_node *c = rk__node_child(n, f, lv, i), **kids;
+    uint32_t k;
+    int found;
+
+    if (c != NULL)
+        return c;
+    if (rk__is_wild(f, lv, i, '+'))
+        return n->plus = rk__node_new(t, RK__NODE_PLUS, NULL, 0);
+    if (rk__is_wild(f, lv, i, '#'))
+        return n->hash = rk__node_new(t, RK__NODE_HASH, NULL, 0);
+    if ((kids = rk__grow(n->kids, &n->kids_cap, n->nkids, sizeof *kids)) == NULL)
+        return NULL;
+    n->kids = kids;
+    if ((c = rk__node_new(t, RK__NODE_EXACT, f + lv->off[i], lv->len[i])) == NULL)
+        return NULL;
+    k = rk__kid_find(n, c->level, c->len, &found);
+    memmove(&n->kids[k + 1], &n->kids[k], (size_t)(n->nkids - k) * sizeof *n->kids);
+    n->kids[k] = c;
+    n->nkids++;
+    return c;
+}
+
+/*
+ * Frees the empty nodes at the end of a path (path[0] is the root, path[depth] the deepest node), deepest
+ * first, stopping at the first node that is not empty (T5). The root is never freed (T1).
+ */
+static void rk__prune(rk_topic_tree *t, rk__topic_node **path, uint32_t depth)
+{
+    for (uint32_t d = depth; d > 0 && rk__node_empty(path[d]); d--) {
+        rk__topic_node *n = path[d], *parent = path[d - 1];
+
+        if (n->kind == RK__NODE_PLUS) {
+            parent->plus = NULL;
+        } else if (n->kind == RK__NODE_HASH) {
+            parent->hash = NULL;
+        } else {
+            int found;
+            uint32_t k = rk__kid_find(parent, n->level, n->len, &found);
+
+            memmove(&parent->kids[k], &parent->kids[k + 1],
+                    (size_t)(parent->nkids - k - 1) * sizeof *parent->kids);
+            if (--parent->nkids == 0) {
+                free(parent->kids);
+                parent->kids = NULL;
+                parent->kids_cap = 0;
+            }
+        }
+        rk__node_free(t, n);
+    }
+}
+
+/* ---- The tree ------------------------------------------------------------------------------------- */
+
+int rk_topic_tree_create(rk_topic_tree **out)
+{
+    rk_topic_tree *t;
+
+    if (out == NULL)
+        return rk__err(RK_EINVAL, "rk_topic_tree_create: out is NULL");
+    if ((t = calloc(1, sizeof *t)) == NULL)
+        goto fail_tree;
+    if ((t->root = rk__node_new(t, RK__NODE_ROOT, NULL, 0)) == NULL)
+        goto fail_root;
+    *out = t;
+    return 0;
+
+fail_root:
+    free(t);
+fail_tree:
+    return rk__err(RK_ENOMEM, "rk_topic_tree_create: out of memory");
+}
+
+void rk_topic_tree_destroy(rk_topic_tree *t)
+{
+    rk__topic_node *stack[RK_TOPIC_MAX_LEVELS + 1]; /* T6: one node per depth 0..MAX_LEVELS */
+    uint32_t sp = 0;
+
+    if (t == NULL)
+        return;
+    /* Post-order without recursion: detach one child of the top node and descend into it, or free the top
+     * node once it has none left. The stack holds one path, so T6 bounds it. */
+    stack[sp++] = t->root;
+    while (sp > 0) {
+        rk__topic_node *n = stack[sp - 1], *c = NULL;
+
+        if (n->nkids > 0)
+            c = n->kids[--n->nkids];
+        else if (n->plus != NULL)
+            c = n->plus, n->plus = NULL;
+        else if (n->hash != NULL)
+            c = n->hash, n->hash = NULL;
+        if (c != NULL) {
+            stack[sp++] = c;
+        } else {
+            rk__node_free(t, n);
+            sp--;
+        }
+    }
+    free(t);
+}
+
+size_t rk_topic_tree_count(const rk_topic_tree *t) { return t ? t->count : 0; }
+
+size_t rk_topic_tree_nodes(const rk_topic_tree *t) { return t ? t->nodes : 0; }
+
+int rk_topic_subscribe(rk_topic_tree *t, const char *filter, uint64_t subscriber)
+{
+    rk__topic_node *path[RK_TOPIC_MAX_LEVELS + 1]; /* T6 */
+    rk__topic_levels lv;
+    rk__topic_node *n;
+    uint64_t *subs;
+    uint32_t k;
+    int rc, found;
+
+    if (t == NULL)
+        return rk__err(RK_EINVAL, "rk_topic_subscribe: tree is NULL");
+    if ((rc = rk__topic_split(filter, 1, "rk_topic_subscribe", &lv)) != 0)
+        return rc;
+    if (t->count >= INT_MAX)
+        return rk__err(RK_ELIMIT, "rk_topic_subscribe: the tree holds %d subscriptions already", INT_MAX);
+    path[0] = t->root;
+    for (uint32_t i = 0; i < lv.n; i++) {
+        if ((path[i + 1] = rk__node_child_make(t, path[i], filter, &lv, i)) == NULL) {
+            rk__prune(t, path, i); /* T5: drop what this call created */
+            return rk__err(RK_ENOMEM, "rk_topic_subscribe: out of memory at level %u of \"%.*s\"", i + 1,
+                           RK__TOPIC_QUOTE, filter);
+        }
+    }
+    n = path[lv.n];
+    k = rk__sub_find(n, subscriber, &found);
+    if (found)
+        return rk__err(RK_EEXIST, "rk_topic_subscribe: subscriber 0x%llx already subscribes to \"%.*s\"",
+                       (unsigned long long)subscriber, RK__TOPIC_QUOTE, filter);
+    if ((subs = rk__grow(n->subs, &n->subs_cap, n->nsubs, sizeof *subs)) == NULL) {
+        rk__prune(t, path, lv.n);
+        return rk__err(RK_ENOMEM, "rk_topic_subscribe: out of memory for subscriber of \"%.*s\"",
+                       RK__TOPIC_QUOTE, filter);
+    }
+    n->subs = subs;
+    memmove(&n->subs[k + 1], &n->subs[k], (size_t)(n->nsubs - k) * sizeof *n->subs);
+    n->subs[k] = subscriber; /* T4: still ascending */
+    n->nsubs++;
+    t->count++;
+    return 0;
+}
+
+int rk_topic_unsubscribe(rk_topic_tree *t, const char *filter, uint64_t subscriber)
+{
+    rk__topic_node *path[RK_TOPIC_MAX_LEVELS + 1]; /* T6 */
+    rk__topic_levels lv;
+    rk__topic_node *n;
+    uint32_t k = 0;
+    int rc, found = 0;
+
+    if (t == NULL)
+        return rk__err(RK_EINVAL, "rk_topic_unsubscribe: tree is NULL");
+    if ((rc = rk__topic_split(filter, 1, "rk_topic_unsubscribe", &lv)) != 0)
+        return rc;
+    path[0] = n = t->root;
+    for (uint32_t i = 0; i < lv.n && n != NULL; i++)
+        path[i + 1] = n = rk__node_child(n, filter, &lv, i);
+    if (n != NULL)
+        k = rk__sub_find(n, subscriber, &found);
+    if (!found)
+        return rk__err(RK_ENOENT, "rk_topic_unsubscribe: subscriber 0x%llx does not subscribe to \"%.*s\"",
+                       (unsigned long long)subscriber, RK__TOPIC_QUOTE, filter);
+    memmove(&n->subs[k], &n->subs[k + 1], (size_t)(n->nsubs - k - 1) * sizeof *n->subs);
+    if (--n->nsubs == 0) {
+        free(n->subs);
+        n->subs = NULL;
+        n->subs_cap = 0;
+    }
+    t->count--;
+    rk__prune(t, path, lv.n); /* T5 */
+    return 0;
+}
+
+/* ---- Lookup --------------------------------------------------------------------------------------- */
+
+/* Nodes whose filters matched, gathered before the merge. A few live inline, so most lookups never
+ * allocate; more spill to the heap. */
+#define RK__HITS_INLINE 16
+/* Subscribers merged on the stack before the merge allocates: 2 KiB. */
+#define RK__IDS_INLINE 256
+
+typedef struct rk__topic_hits {
+    const rk__topic_node **v;   /* inline or heap */
+    uint32_t n, cap;
+    size_t ids;                 /* total subscribers of the hit nodes */
+    const rk__topic_node *inline_v[RK__HITS_INLINE];
+} rk__topic_hits;
+
+static int rk__hits_add(rk__topic_hits *h, const rk__topic_node *n)
+{
+    if (n->nsubs == 0)
+        return 0; /* an inner node: its filter has no subscriber of its own */
+    if (h->n == h->cap) {
+        const rk__topic_node **p;
+
+        if (h->v == h->inline_v) {
+            if ((p = malloc(2 * (size_t)h->cap * sizeof *p)) != NULL)
+                memcpy(p, h->v, h->n * sizeof *p);
+        } else {
+            p = realloc(h->v, 2 * (size_t)h->cap * sizeof *p);
+        }
+        if (p == NULL)
+            return RK_ENOMEM;
+        h->v = p;
+        h->cap *= 2;
+    }
+    h->v[h->n++] = n;
+    h->ids += n->nsubs;
+    return 0;
+}
+
+/*
+ * Collects every node whose filter matches the topic (levels lv). Depth-first with an explicit stack;
+ * frame (node, d) means node's filter prefix matched the first d topic levels. At each frame:
+ *   - the '#' child matches whatever is left, zero levels included: that is how "a/#" matches "a";
+ *   - when d is the topic's length the node's own filter matches exactly;
+ *   - otherwise the walk continues into the exact child for level d and into the '+' child.
+ * At the root, a '$' topic skips the '+' and '#' children (the system-topic rule).
+ * Stack bound: when a frame of depth d is popped, the frames left have depth <= d and at most one per depth
+ * (each is the '+' sibling of an exact child taken before), so after pushing two children at d + 1 the stack
+ * holds at most d + 2 <= RK_TOPIC_MAX_LEVELS + 1 frames (d < levels <= RK_TOPIC_MAX_LEVELS, T6).
+ */
+static int rk__topic_walk(const rk_topic_tree *t, const char *topic, const rk__topic_levels *lv,
+                          rk__topic_hits *h)
+{
+    struct {
+        const rk__topic_node *node;
+        uint32_t d;
+    } stack[RK_TOPIC_MAX_LEVELS + 1];
+    uint32_t sp = 0;
+    int system = topic[0] == '$';
+
+    stack[sp].node = t->root;
+    stack[sp++].d = 0;
+    while (sp > 0) {
+        const rk__topic_node *n = stack[--sp].node, *c;
+        uint32_t d = stack[sp].d;
+        int wild_ok = !(system && d == 0);
+        uint32_t k;
+        int found;
+
+        if (wild_ok && n->hash != NULL && rk__hits_add(h, n->hash) != 0)
+            return RK_ENOMEM;
+        if (d == lv->n) {
+            if (rk__hits_add(h, n) != 0)
+                return RK_ENOMEM;
+            continue;
+        }
+        if (wild_ok && (c = n->plus) != NULL) {
+            stack[sp].node = c;
+            stack[sp++].d = d + 1;
+        }
+        k = rk__kid_find(n, topic + lv->off[d], lv->len[d], &found);
+        if (found) {
+            stack[sp].node = n->kids[k];
+            stack[sp++].d = d + 1;
+        }
+    }
+    return 0;
+}
+
+static int rk__u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Writes the union of the hit nodes' subscribers (ascending, T4 per node) to out; returns its size. */
+static int rk__hits_emit(const rk__topic_hits *h, uint64_t *out, uint32_t cap)
+{
+    uint64_t inline_ids[RK__IDS_INLINE], *ids;
+    size_t n = 0;
+
+    if (h->n == 0)
+        return 0;
+    if (h->n == 1) {
+        /* One filter: its list is already ascending and unique (T4). */
+        const rk__topic_node *only = h->v[0];
+
+        if (cap > 0)
+            memcpy(out, only->subs, (only->nsubs < cap ? only->nsubs : cap) * sizeof *out);
+        return (int)only->nsubs;
+    }
+    /* Several filters: gather, sort, drop duplicates. O(m log m) in the m matched subscriptions. */
+    ids = h->ids <= RK__IDS_INLINE ? inline_ids : malloc(h->ids * sizeof *ids);
+    if (ids == NULL)
+        return RK_ENOMEM;
+    for (uint32_t i = 0; i < h->n; i++) {
+        memcpy(ids + n, h->v[i]->subs, h->v[i]->nsubs * sizeof *ids);
+        n += h->v[i]->nsubs;
+    }
+    qsort(ids, n, sizeof *ids, rk__u64_cmp);
+    n = 0;
+    for (size_t i = 0; i < h->ids; i++) {
+        if (n == 0 || ids[i] != ids[n - 1])
+            ids[n++] = ids[i];
+    }
+    if (cap > 0)
+        memcpy(out, ids, (n < cap ? n : cap) * sizeof *out);
+    if (ids != inline_ids)
+        free(ids);
+    return (int)n; /* T7: n <= count <= INT_MAX */
+}
+
+int rk_topic_lookup(const rk_topic_tree *t, const char *topic, uint64_t *out, uint32_t cap)
+{
+    rk__topic_levels lv;
+    rk__topic_hits h;
+    int rc;
+
+    if (t == NULL || (out == NULL && cap > 0))
+        return rk__err(RK_EINVAL, "rk_topic_lookup: %s is NULL", t == NULL ? "tree" : "out (with cap > 0)");
+    if ((rc = rk__topic_split(topic, 0, "rk_topic_lookup", &lv)) != 0)
+        return rc;
+    memset(&h, 0, offsetof(rk__topic_hits, inline_v));
+    h.v = h.inline_v;
+    h.cap = RK__HITS_INLINE;
+    rc = rk__topic_walk(t, topic, &lv, &h);
+    if (rc == 0)
+        rc = rk__hits_emit(&h, out, cap);
+    if (h.v != h.inline_v)
+        free((void *)h.v);
+    if (rc == RK_ENOMEM)
+        return rk__err(RK_ENOMEM, "rk_topic_lookup: out of memory merging %zu subscribers of \"%.*s\"", h.ids,
+                       RK__TOPIC_QUOTE, topic);
+    return rc;
+}
