@@ -226,22 +226,26 @@ void rk_backoff_init(rk_backoff *b, int64_t timeout_ns)
     }
 }
 
-/* Rounds 0-63 spin (a few hundred ns to ~2 us in all), 64-79 yield the core, then sleep 1, 2, 4 ... 50 us.
- * So a wait that is answered quickly costs no system call, and a long one costs ~20k wake-ups per second
- * at worst instead of a whole core. */
+/* Rounds 0-1023 spin one pause each (15-50 us in all, depending on the CPU's pause), 1024-1039 yield the
+ * core, then sleep 1, 2, 4 ... 50 us. One pause per round keeps the reaction to a GPU or another thread
+ * within a pause or two (a round trip of a few microseconds is seen when it lands, not a doubling spin
+ * later); a wait that is answered quickly costs no system call, and a long one costs ~20k wake-ups per
+ * second at worst instead of a whole core. */
+#define RK__BACKOFF_SPIN 1024u
+#define RK__BACKOFF_YIELD (RK__BACKOFF_SPIN + 16u)
+
 int rk_backoff_wait(rk_backoff *b)
 {
     uint32_t r = b->round++;
 
     if (b->deadline_ns == 0 || (b->deadline_ns > 0 && (r & 7) == 0 && rk_monotonic_ns() >= b->deadline_ns))
         return RK_ETIMEDOUT;
-    if (r < 64) {
-        for (uint32_t i = 0; i < (1u << (r >> 4)) * 8; i++)
-            rk__cpu_relax();
-    } else if (r < 80) {
+    if (r < RK__BACKOFF_SPIN) {
+        rk__cpu_relax();
+    } else if (r < RK__BACKOFF_YIELD) {
         sched_yield();
     } else {
-        uint32_t shift = r - 80 < 6 ? r - 80 : 6;
+        uint32_t shift = r - RK__BACKOFF_YIELD < 6 ? r - RK__BACKOFF_YIELD : 6;
         int64_t ns = (int64_t)1000 << shift;
         struct timespec ts;
 
