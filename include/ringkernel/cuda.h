@@ -44,6 +44,7 @@ typedef struct rk_device_step {
     int32_t last_error;      /* a handler error code of the batch */
     uint32_t fault;          /* a fatal fault in the batch: the kernel fails */
     uint32_t pad;
+    uint8_t *stage_base;     /* where this step's batch is staged: args.stage or args.stage_small */
     uint64_t clock_physical; /* last HLC physical issued by the kernel */
     uint32_t clock_logical;  /* last HLC logical issued by the kernel */
     uint32_t pad2;
@@ -60,6 +61,7 @@ typedef struct rk_device_args {
     void *state;             /* handler state, device memory */
     rk_device_step *step;    /* device memory */
     uint8_t *stage;          /* device memory: max_batch slots, the batch copied out of the H2K ring */
+    uint8_t *stage_small;    /* set by the device loop: shared-memory staging of a one-block kernel (host: NULL) */
     uint8_t *replied;        /* device memory: one byte per batch index, 1 once the message replied */
     uint32_t max_batch;      /* messages per step: min(RK_CUDA_MSGS_PER_THREAD x threads, RK_CUDA_MAX_BATCH) */
     uint32_t pad0;

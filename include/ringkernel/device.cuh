@@ -279,6 +279,9 @@ __device__ __forceinline__ int rk_reply(rk_ctx *ctx, uint64_t type_id, const voi
 
 #define RK__STAGE_DEPTH 4
 
+/* Bytes of shared memory a one-block kernel stages small batches in (128 slots of 128 bytes). */
+#define RK__SMEM_STAGE 16384u
+
 /* Largest batch a one-block kernel keeps its replied bits for in shared memory (cuda.h RK_CUDA_MAX_BATCH). */
 #define RK__MAX_BATCH RK_CUDA_MAX_BATCH
 
@@ -298,7 +301,7 @@ __device__ __forceinline__ rk_envelope *rk__k2h_env(const rk_device_args *a, uin
 /* The staged copy of message i of the batch (device memory). */
 __device__ __forceinline__ rk_envelope *rk__staged(const rk_device_args *a, uint32_t i)
 {
-    return (rk_envelope *)(a->stage + ((size_t)i << a->slot_shift));
+    return (rk_envelope *)(a->step->stage_base + ((size_t)i << a->slot_shift));
 }
 
 /* The coordinator's private state (registers of thread 0 of block 0). */
@@ -345,6 +348,9 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
             n = room;
     }
     s->n = (uint32_t)n;
+    /* A batch that fits the block's shared staging area (one-block kernels) is staged there: the owners
+     * and handlers then read it in tens of cycles instead of a device-memory round trip each. */
+    s->stage_base = a->stage_small != NULL && (n << a->slot_shift) <= RK__SMEM_STAGE ? a->stage_small : a->stage;
     s->h2k_tail = c->h2k_tail;
     s->k2h_base = c->k2h_head;
     s->stop = s->fault ? 2u : (c->term && avail == 0) ? 1u : 0u;
@@ -390,7 +396,7 @@ __device__ __forceinline__ void rk__stage(const rk_device_args *a, uint32_t n)
             uint32_t c = c0 + (uint32_t)k * step;
             if (c < total) {
                 uint32_t i = c / per, off = (c - i * per) * 16;
-                *(uint4 *)(a->stage + ((size_t)i << a->slot_shift) + off) = v[k];
+                *(uint4 *)(a->step->stage_base + ((size_t)i << a->slot_shift) + off) = v[k];
             }
         }
     }
@@ -546,11 +552,14 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
     __shared__ rk_device_args sm_args;
     __shared__ rk_device_step sm_step;
     __shared__ uint8_t sm_replied[RK__MAX_BATCH];
+    __shared__ __align__(16) uint8_t sm_stage[RK__SMEM_STAGE];
     if (threadIdx.x == 0) {
         sm_args = *ga;
+        sm_args.stage_small = NULL;
         if (!ga->grid_sync && ga->max_batch <= RK__MAX_BATCH) {
             sm_args.step = &sm_step;
             sm_args.replied = sm_replied;
+            sm_args.stage_small = sm_stage;
         }
     }
     __syncthreads();
