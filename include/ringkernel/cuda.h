@@ -45,6 +45,7 @@ typedef struct rk_device_step {
     uint32_t fault;          /* a fatal fault in the batch: the kernel fails */
     uint32_t pad;
     uint8_t *stage_base;     /* where this step's batch is staged: args.stage or args.stage_small */
+    uint64_t poll_time;      /* %globaltimer when this step's H2K head was read */
     uint64_t clock_physical; /* last HLC physical issued by the kernel */
     uint32_t clock_logical;  /* last HLC logical issued by the kernel */
     uint32_t pad2;

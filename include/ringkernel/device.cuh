@@ -336,6 +336,9 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
     if (!c->pause || c->term) {
         /* A2 (device): pairs with R1 in rk_queue_commit_spsc(): slots before head are fully written. */
         uint64_t head = rk_ld_acquire_sys_u64(&a->h2k->head);
+        /* The batch's physical time, read while the bus read above is in flight (it does not depend on
+         * it), so the timer's latency stays off the path from "message seen" to "reply published". */
+        s->poll_time = rk_globaltimer();
         avail = head - c->h2k_tail;
     }
     uint64_t room = (uint64_t)a->k2h_mask + 1 - (c->k2h_head - c->k2h_tail_cache);
@@ -406,7 +409,7 @@ __device__ __forceinline__ void rk__stage(const rk_device_args *a, uint32_t n)
 __device__ __forceinline__ void rk__batch_hlc(const rk_device_args *a)
 {
     rk_device_step *s = a->step;
-    uint64_t pt = rk_globaltimer() + (uint64_t)a->hlc_offset_ns;
+    uint64_t pt = s->poll_time + (uint64_t)a->hlc_offset_ns; /* read by rk__coordinate this step */
     uint64_t lp = s->clock_physical, rp = s->remote_physical;
     uint64_t p = lp > rp ? lp : rp;
     uint32_t logical;
