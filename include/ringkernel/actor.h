@@ -3,7 +3,7 @@
  * An actor is a handler function plus persistent state. The runtime calls the handler once per message
  * addressed to the kernel, on a worker thread; a kernel's messages are handled by at most one worker at a
  * time, in order, so a handler needs no locking for its own state. The handler may reply to the host
- * (K2H) any number of times.
+ * (K2H) any number of times, and send to other kernels of its runtime (k2k.h).
  *
  *     static int add_one(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload) {
  *         uint64_t v; memcpy(&v, payload, sizeof v); v += 1;
@@ -29,9 +29,11 @@ extern "C" {
 typedef struct rk_actor_ctx rk_actor_ctx;
 
 /**
- * Handles one message. The envelope and payload are read in place from the H2K slot and are valid only
- * during the call. Returns 0, or a negative RK_E* code: the error is counted in the kernel's statistics
- * and, if the message was a request (RK_ENV_REQUEST), an error reply carrying the code is sent to the host.
+ * Handles one message. The envelope and payload are read in place from the H2K slot (or the K2K inbox
+ * slot, k2k.h) and are valid only during the call. Returns 0, or a negative RK_E* code: the error is counted in the kernel's statistics
+ * and, if the message was a request (RK_ENV_REQUEST), an error reply carrying the code is sent to the host,
+ * or to the requesting kernel over K2K (k2k.h; if that kernel's inbox is full or it stopped, the error
+ * reply is dropped and counted in the statistics' `dropped`).
  */
 typedef int (*rk_actor_fn)(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload);
 
@@ -88,13 +90,16 @@ uint32_t rk_actor_payload_max(rk_actor_ctx *ctx);
  * setting RK_ENV_REPLY (request may be NULL for an unsolicited message). Stamps the kernel's HLC, which
  * already merged the request's stamp. Returns 0; RK_EMSGSIZE; RK_EAGAIN if K2H is full (the runtime
  * guarantees room for the first reply of each message: a handler that replies once never sees it).
+ * A request that another kernel sent (its source is not RK_ADDR_HOST) is answered over K2K instead, to the
+ * sender's inbox, and the call returns as rk_actor_send (k2k.h): RK_EAGAIN there means that inbox is full.
  */
 int rk_actor_reply(rk_actor_ctx *ctx, const rk_envelope *request, uint64_t type_id, const void *payload,
                    uint32_t len);
 
 /**
  * Zero-copy reply: reserves a K2H slot for len bytes and returns its envelope (header filled as
- * rk_actor_reply would) and payload pointer; write the payload, then rk_actor_reply_commit.
+ * rk_actor_reply would) and payload pointer; write the payload, then rk_actor_reply_commit. Replies to the
+ * host only: a request from another kernel gets RK_ENOTSUP (use rk_actor_reply).
  */
 int rk_actor_reply_reserve(rk_actor_ctx *ctx, const rk_envelope *request, uint64_t type_id, uint32_t len,
                            rk_envelope **env, void **payload);

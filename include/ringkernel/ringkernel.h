@@ -6,6 +6,7 @@
 #include "ringkernel/actor.h"
 #include "ringkernel/error.h"
 #include "ringkernel/hlc.h"
+#include "ringkernel/k2k.h"
 #include "ringkernel/message.h"
 #include "ringkernel/queue.h"
 #include "ringkernel/runtime.h"

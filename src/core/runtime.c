@@ -28,6 +28,14 @@
  *       returns, so the host clock is never behind anything it has seen. A stamp beyond the clock's max
  *       offset (RK_ECLOCK) is not merged; the message is still delivered (its contents are not at fault),
  *       and the host clock stays where it was.
+ *   K6  K2K sends against terminate, as K1 with `k2k_inflight` (a count: many kernels send into one inbox):
+ *       a K2K sender (cpu_backend.c) raises the destination's `k2k_inflight`, then loads its `closing`
+ *       (both seq_cst), and lowers the count (release) only after it published the message and woke the
+ *       destination. Terminate waits for both `inflight` and `k2k_inflight` to be 0 before it stores
+ *       cb->terminate, so every K2K message a send reported as queued is in the inbox before the kernel can
+ *       see terminate, and the drain handles it. The destination kernel stays allocated until every handler
+ *       stopped (rk_runtime_destroy releases all kernels before it frees any), so a sender that looked it up
+ *       may touch its rk_kernel even while it stops.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -173,6 +181,8 @@ int rk_runtime_create(rk_runtime **out, const rk_runtime_opts *opts)
         rc = rk__err(RK_ENOMEM, "rk_runtime_create: cannot initialise a mutex");
         goto fail_mutex;
     }
+    if ((rc = rk__k2k_init(rt)) != 0)
+        goto fail_k2k;
     if ((rc = ops->init(rt)) != 0)
         goto fail_init;
     rk__live_add(rt);
@@ -180,6 +190,8 @@ int rk_runtime_create(rk_runtime **out, const rk_runtime_opts *opts)
     return 0;
 
 fail_init:
+    rk__k2k_destroy(rt);
+fail_k2k:
     pthread_mutex_destroy(&rt->lock);
 fail_mutex:
     free(rt);
@@ -294,9 +306,12 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
     rk__strlcpy(k->name, name, sizeof k->name);
     pthread_mutex_lock(&rt->lock);
     k->id = rt->next_kernel_id;
-    if (k->id != 0)
+    rc = k->id != 0 ? rk__kdir_reserve(rt, k->id) : 0; /* room in the K2K directory, before any side effect */
+    if (k->id != 0 && rc == 0)
         rt->next_kernel_id++; /* ids are never reused; 2^32 - 1 launches per runtime */
     pthread_mutex_unlock(&rt->lock);
+    if (rc != 0)
+        goto fail_id;
     if (k->id == 0) {
         rc = rk__err(RK_ELIMIT, "rk_kernel_launch: kernel ids of this runtime are exhausted");
         goto fail_id;
@@ -313,6 +328,7 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
     pthread_mutex_lock(&rt->lock);
     k->next = rt->kernels;
     rt->kernels = k;
+    rk__kdir_set(rt, k); /* K2K senders can reach it from now on */
     pthread_mutex_unlock(&rt->lock);
     *out = k;
     return 0;
@@ -356,6 +372,8 @@ int rk_kernel_stats_get(const rk_kernel *k, rk_kernel_stats *out)
     out->last_error = atomic_load_explicit(rk__ai32(&cb->last_error), memory_order_relaxed);
     out->sent = atomic_load_explicit(&k->sent, memory_order_relaxed);
     out->received = atomic_load_explicit(&k->received, memory_order_relaxed);
+    out->k2k_in = atomic_load_explicit(&k->k2k_in, memory_order_relaxed);
+    out->k2k_out = atomic_load_explicit(&k->k2k_out, memory_order_relaxed);
     stop = atomic_load_explicit(&k->stop_ns, memory_order_relaxed);
     out->uptime_ns = (uint64_t)((stop != 0 ? stop : rk_monotonic_ns()) - k->launch_ns);
     rk__strlcpy(out->name, k->name, sizeof out->name);
@@ -401,8 +419,10 @@ static void rk__terminate_request(rk_kernel *k)
 
     rk_backoff_init(&b, RK_TIMEOUT_INFINITE);
     /* K1: seq_cst, pairs with the increment in rk__send_enter(). Senders leave promptly once they see
-     * closing (they re-check it every backoff round), so this wait is short and needs no deadline. */
-    while (atomic_load_explicit(&k->inflight, memory_order_seq_cst) != 0)
+     * closing (they re-check it every backoff round), so this wait is short and needs no deadline. K6: the
+     * same for K2K senders (cpu_backend.c rk__k2k_send), which never wait inside their window. */
+    while (atomic_load_explicit(&k->inflight, memory_order_seq_cst) != 0 ||
+           atomic_load_explicit(&k->k2k_inflight, memory_order_seq_cst) != 0)
         (void)rk_backoff_wait(&b);
     /* Release: pairs with the kernel's acquire load of terminate (cpu_backend.c rk__cpu_run): every
      * message published before is visible to the kernel's drain. */
@@ -1068,13 +1088,17 @@ int rk_runtime_destroy(rk_runtime *rt)
         }
         rk__kernel_stopped(k);
     }
+    /* Every kernel is released (its handlers finished) before any is freed: a handler of one may still
+     * look up another to send to it (K6). */
+    for (k = list; k != NULL; k = k->next)
+        rt->ops->release(k);
     for (k = list; k != NULL; k = next) {
         next = k->next;
-        rt->ops->release(k);
         rt->ops->region_free(rt, k->region);
         free(k);
     }
     rt->ops->destroy(rt);
+    rk__k2k_destroy(rt);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
     return result;

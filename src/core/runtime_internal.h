@@ -9,7 +9,8 @@
  *
  *   [ rk_control_block 128 B ][ H2K queue region ][ K2H queue region ]
  *
- * offsets recorded in the control block (h2k_offset, k2h_offset), 128-byte aligned.
+ * offsets recorded in the control block (h2k_offset, k2h_offset), 128-byte aligned. A CPU kernel's K2K
+ * inbox is the backend's own heap queue (cpu_backend.c), outside the region: only kernels write it.
  */
 #ifndef RK_RUNTIME_INTERNAL_H
 #define RK_RUNTIME_INTERNAL_H
@@ -121,6 +122,9 @@ struct rk_kernel {
     _Atomic uint64_t received;      /* K2H consumptions */
     _Atomic uint64_t host_dropped;  /* replies dropped by rk_call (wrong correlation id) */
     _Atomic uint32_t inflight;      /* sends between their closing check and their publication (K1) */
+    _Atomic uint32_t k2k_inflight;  /* K2K sends into this kernel's inbox inside their window (K6) */
+    _Atomic uint64_t k2k_in;        /* K2K messages the kernel consumed; the backend stores (relaxed) */
+    _Atomic uint64_t k2k_out;       /* K2K messages the kernel sent; the backend stores (relaxed) */
     _Atomic uint64_t next_seq;      /* sender's sequence number (SPSC: load+store; MPSC: fetch_add) */
     rk_envelope *reserved_env;      /* open zero-copy send reservation (SPSC; MPSC keeps it per thread) */
     uint64_t reserved_pos;
@@ -131,6 +135,14 @@ struct rk_kernel {
     struct rk_kernel *next;         /* runtime's list, under rt->lock */
 };
 
+/** Kernel directory: kernel id -> kernel, read without a lock by K2K senders (k2k.c). */
+typedef struct rk__kdir rk__kdir;
+/** One named endpoint (k2k.c). */
+typedef struct rk__endpoint rk__endpoint;
+
+/** Buckets of the endpoint table (a power of two). */
+#define RK__ENDPOINT_BUCKETS 64u
+
 struct rk_runtime {
     const rk_backend_ops *ops;
     void *backend_data;
@@ -140,7 +152,30 @@ struct rk_runtime {
     rk_kernel *kernels;
     uint32_t next_kernel_id;        /* starts at 1: kernel id 0 is the host */
     struct rk_runtime *live_next;   /* the live-runtime set (runtime.c), under its global lock */
+    _Atomic(rk__kdir *) kdir;       /* written under lock (release), read by K2K senders (acquire) */
+    pthread_mutex_t ep_lock;        /* guards ep */
+    rk__endpoint *ep[RK__ENDPOINT_BUCKETS];
 };
+
+/* ---- K2K routing (k2k.c) ---------------------------------------------------------------------------- */
+
+/** Sets up the kernel directory and the endpoint table. Returns 0 or RK_ENOMEM. */
+int rk__k2k_init(rk_runtime *rt);
+
+/** Frees them. Called once no handler can run any more. */
+void rk__k2k_destroy(rk_runtime *rt);
+
+/** Under rt->lock: makes room for kernel id `id` in the directory. Returns 0 or RK_ENOMEM (no side effect). */
+int rk__kdir_reserve(rk_runtime *rt, uint32_t id);
+
+/** Under rt->lock, after a successful launch (room reserved): publishes k to K2K senders. Never fails. */
+void rk__kdir_set(rk_runtime *rt, rk_kernel *k);
+
+/**
+ * The launched kernel with id `id`, or NULL. Lock-free; any thread. The kernel stays allocated until
+ * rk_runtime_destroy frees it after every handler stopped.
+ */
+rk_kernel *rk__kdir_lookup(rk_runtime *rt, uint32_t id);
 
 /*
  * Shared control-block words. abi.h declares them as plain integers (nvcc compiles it too); the host reaches

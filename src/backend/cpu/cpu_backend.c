@@ -17,9 +17,12 @@
  *
  *     RUNNING --H2K empty, no other actor ready--> lingers up to RK__CPU_SPIN_NS on its H2K (S7), then
  *                                                  goes on RUNNING or IDLE
- *     RUNNING --terminate seen, then H2K empty--> STOPPED (rk__cpu_stop; scheduled stays 1 forever)
+ *     RUNNING --terminate seen, then H2K and K2K inbox empty--> STOPPED (rk__cpu_stop; scheduled stays 1)
  *
- * Invariants (cited below as S1..S7):
+ * A K2K send (k2k.h) by any handler is a sender like the host: it publishes into the destination's inbox and
+ * does what notify does (IDLE --> READY on the 0 -> 1 exchange).
+ *
+ * Invariants (cited below as S1..S11):
  *   S1  An actor's private part (its kernel-side queue handles, state, clock, counters) is touched only by
  *       its owner. The owner is whoever last changed `scheduled` from 0 to 1 (a sender in notify, or the
  *       worker re-claiming it in rk__cpu_idle), or whoever changed `k2h_wait` from 1 to 0 while it was
@@ -50,6 +53,20 @@
  *       worker sleeps, so a 2-core machine keeps a core for the host. A worker checks the ready queue
  *       under the lock before it sleeps, and enqueue signals a sleeper when there is more ready work than
  *       spinners, so a spinner that stops spinning never strands a ready actor.
+ *   S8  K2K inbox. Every actor has an inbox: an MPSC queue on the heap (queue.h) with the capacity and slot
+ *       size of its H2K. Any handler of the runtime produces into it (rk__k2k_send); only the owner (S1)
+ *       consumes. The producers' side of the handle (hdr, seq, slots, mask) is read-only after launch, so
+ *       producers share the one handle with the consumer. A send never waits: RK_EAGAIN when it is full.
+ *   S9  No lost wake-up on the inbox: S3 with a handler as the sender. It publishes (R3 in queue.c), then
+ *       X5: exchange(scheduled, 1), pushing on 0 -> 1; rk__cpu_idle's re-check after X2 and rk__cpu_linger
+ *       look at the inbox as at H2K. A self-send reads 1 (the actor runs) and the running loop finds it.
+ *   S10 Fairness between the sources: an activation alternates peeks of H2K and of the inbox, at most
+ *       RK__CPU_SLICE messages each, within its budget of RK__CPU_BATCH; neither starves the other.
+ *   S11 Drain and lifetime. The actor stops only when it saw terminate and then found H2K and the inbox
+ *       empty in the same pass; K6 (runtime.c) makes every accepted K2K message visible before terminate.
+ *       A sender touches the destination's actor (inbox, scheduled, pool) only inside its K6 window, after
+ *       it saw `closing` == 0, and closes the window after X5; terminate waits for every window, and the
+ *       actor is released only after terminate, so no sender touches a released actor.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,10 +77,13 @@
 
 #include "backend/cpu/cpu_internal.h"
 #include "core/internal.h"
+#include "ringkernel/k2k.h"
 #include "ringkernel/message.h"
 
 /** Messages one activation handles before the actor goes to the back of the ready queue (fairness). */
 #define RK__CPU_BATCH 64u
+/** Messages one peek of H2K or of the K2K inbox takes within an activation (S10). */
+#define RK__CPU_SLICE (RK__CPU_BATCH / 2u)
 /** How long the one spinning worker (S7) spins before it sleeps: a ping-pong and short gaps stay hot. */
 #define RK__CPU_SPIN_NS 20000
 /** Upper bound of worker threads per runtime. */
@@ -106,7 +126,8 @@ struct rk__cpu_actor {
     uint8_t *state;           /* instances * state_stride bytes */
     uint32_t state_size, state_stride, instances, payload_max;
     int mpsc;                 /* H2K is MPSC */
-    uint32_t in_slot;         /* H2K slot size */
+    uint32_t in_slot;         /* H2K slot size (the inbox's too) */
+    rk_queue *k2k;            /* K2K inbox (S8): senders use the producer side, the owner consumes */
 
     /* Owner only (S1). */
     rk_queue in;              /* H2K, consumer side */
@@ -121,6 +142,8 @@ struct rk__cpu_actor {
     rk_hlc_ts pool_next;      /* next reply stamp reserved for the current batch (rk_hlc_now_n) */
     uint32_t pool_left;       /* reply stamps left in the pool; 0: stamp replies one by one */
     uint64_t out_seq, msgs_in, msgs_out, errors, heartbeat; /* mirrored into the control block (S6) */
+    uint64_t k2k_seq;         /* the kernel's last K2K sequence number */
+    uint64_t k2k_in, k2k_out, dropped; /* mirrored into the kernel and the control block (S6) */
     int32_t last_error;
     rk__cpu_pending pending;
     rk_actor_ctx ctx;
@@ -183,6 +206,9 @@ static void rk__cpu_publish(rk__cpu_actor *a)
     atomic_store_explicit(rk__a64(&cb->msgs_in), a->msgs_in, memory_order_relaxed);
     atomic_store_explicit(rk__a64(&cb->msgs_out), a->msgs_out, memory_order_relaxed);
     atomic_store_explicit(rk__a64(&cb->errors), a->errors, memory_order_relaxed);
+    atomic_store_explicit(rk__a64(&cb->dropped), a->dropped, memory_order_relaxed);
+    atomic_store_explicit(&a->k->k2k_in, a->k2k_in, memory_order_relaxed);
+    atomic_store_explicit(&a->k->k2k_out, a->k2k_out, memory_order_relaxed);
     atomic_store_explicit(rk__ai32(&cb->last_error), a->last_error, memory_order_relaxed);
     atomic_store_explicit(rk__a64(&cb->last_hlc_physical), a->last_ts.physical, memory_order_relaxed);
     atomic_store_explicit(rk__a32(&cb->last_hlc_logical), a->last_ts.logical, memory_order_relaxed);
@@ -338,12 +364,24 @@ static int rk__cpu_out_slot(rk__cpu_actor *a, uint64_t *pos)
     return 0;
 }
 
-/* Fills the envelope of the reply at pos. */
-static rk_envelope *rk__cpu_out_fill(rk__cpu_actor *a, uint32_t instance, uint64_t pos, uint8_t flags,
-                                     uint64_t type_id, uint64_t correlation_id, rk_addr dest, uint32_t len)
+/* Stamps an outgoing message (a reply or a K2K send) with the kernel's clock. */
+static void rk__cpu_stamp(rk__cpu_actor *a, rk_hlc_ts *ts)
 {
-    rk_envelope *e = rk_queue_slot(&a->out, pos);
+    if (a->pool_left > 0) { /* one stamp per message was reserved when the batch was merged */
+        *ts = a->pool_next;
+        a->pool_next.logical++;
+        a->pool_left--;
+    } else {
+        (void)rk_hlc_now(&a->hlc, ts); /* cannot fail short of the year 2554 */
+    }
+    a->last_ts = *ts;
+}
 
+/* Writes every header field of an outgoing message (a reply or a K2K send) from instance `instance`,
+ * stamped with the kernel's clock and numbered from *seq. */
+static void rk__cpu_header(rk__cpu_actor *a, rk_envelope *e, uint32_t instance, uint8_t flags, uint64_t type_id,
+                           uint64_t correlation_id, rk_addr dest, uint32_t len, uint64_t *seq)
+{
     e->magic = RK_ENVELOPE_MAGIC;
     e->version = RK_ABI_VERSION;
     e->flags = flags;
@@ -352,15 +390,17 @@ static rk_envelope *rk__cpu_out_fill(rk__cpu_actor *a, uint32_t instance, uint64
     e->correlation_id = correlation_id;
     e->source = RK_ADDR(a->k->id, instance);
     e->dest = dest;
-    if (a->pool_left > 0) { /* one stamp per message was reserved when the batch was merged */
-        e->hlc = a->pool_next;
-        a->pool_next.logical++;
-        a->pool_left--;
-    } else {
-        (void)rk_hlc_now(&a->hlc, &e->hlc); /* cannot fail short of the year 2554 */
-    }
-    a->last_ts = e->hlc;
-    e->seq = ++a->out_seq;
+    rk__cpu_stamp(a, &e->hlc);
+    e->seq = ++*seq;
+}
+
+/* Fills the envelope of the reply at pos. */
+static rk_envelope *rk__cpu_out_fill(rk__cpu_actor *a, uint32_t instance, uint64_t pos, uint8_t flags,
+                                     uint64_t type_id, uint64_t correlation_id, rk_addr dest, uint32_t len)
+{
+    rk_envelope *e = rk_queue_slot(&a->out, pos);
+
+    rk__cpu_header(a, e, instance, flags, type_id, correlation_id, dest, len, &a->out_seq);
     return e;
 }
 
@@ -369,6 +409,100 @@ static void rk__cpu_out_publish(rk__cpu_actor *a)
 {
     (void)rk_queue_commit_spsc(&a->out, 1); /* R1 in queue.c: the host sees the whole slot */
     a->msgs_out++;
+}
+
+/* ---- K2K sends (S8, S9, S11; K6 in runtime.c) ------------------------------------------------------- */
+
+static void rk__cpu_push(rk__cpu_actor *a);
+
+/* Why a kernel inside its K6 window does not take messages: RK_EFAULT if it failed, else RK_ECLOSED. */
+static int rk__k2k_closed(rk_kernel *dk, const char *fn)
+{
+    /* Acquire: as every read of the state (runtime.c); nothing is read behind it. */
+    if (atomic_load_explicit(rk__a32(&dk->cb->state), memory_order_acquire) == RK_STATE_FAILED)
+        return rk__err(RK_EFAULT, "%s: kernel %u ('%s') failed", fn, dk->id, dk->name);
+    return rk__err(RK_ECLOSED, "%s: kernel %u ('%s') is terminating or stopped", fn, dk->id, dk->name);
+}
+
+/* Sends one message from instance `instance` of actor a to dest's inbox. Returns 0, or RK_EAGAIN (no
+ * detail: backpressure), RK_EINVAL, RK_ENOENT, RK_EMSGSIZE, RK_ECLOSED, RK_EFAULT. */
+static int rk__k2k_send(rk__cpu_actor *a, uint32_t instance, rk_addr dest, uint64_t type_id, uint8_t flags,
+                        uint64_t correlation_id, const void *payload, uint32_t len, const char *fn)
+{
+    rk_kernel *dk;
+    rk__cpu_actor *da;
+    rk_envelope *e;
+    void *slot;
+    uint64_t pos;
+    int rc;
+
+    if (RK_ADDR_KERNEL(dest) == 0)
+        return rk__err(RK_EINVAL, "%s: dest is the host (rk_actor_reply reaches it)", fn);
+    dk = rk__kdir_lookup(a->k->rt, RK_ADDR_KERNEL(dest));
+    if (dk == NULL || RK_ADDR_INSTANCE(dest) >= dk->opts.instances)
+        return rk__err(RK_ENOENT, "%s: no actor at kernel %u instance %u", fn, RK_ADDR_KERNEL(dest),
+                       RK_ADDR_INSTANCE(dest));
+    if (len > rk_payload_max(dk->opts.slot_size))
+        return rk__err(RK_EMSGSIZE, "%s: payload of %u bytes, kernel %u takes at most %u", fn, len, dk->id,
+                       rk_payload_max(dk->opts.slot_size));
+    /* K6 (runtime.c): seq_cst, pairs with the exchange of closing and the load of k2k_inflight in
+     * rk_kernel_terminate(). */
+    atomic_fetch_add_explicit(&dk->k2k_inflight, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&dk->closing, memory_order_seq_cst) != 0) {
+        rc = rk__k2k_closed(dk, fn);
+        goto leave;
+    }
+    da = dk->backend_data; /* S11: set before the kernel was published, released only after terminate */
+    if (rk_queue_reserve_mpsc(da->k2k, &slot, &pos) != 0) {
+        rc = RK_EAGAIN; /* S8: full; the caller decides */
+        goto leave;
+    }
+    e = slot;
+    rk__cpu_header(a, e, instance, flags, type_id, correlation_id, dest, len, &a->k2k_seq);
+    if (len > 0)
+        memcpy(rk_envelope_payload(e), payload, len);
+    (void)rk_queue_commit_mpsc(da->k2k, pos); /* R3 in queue.c */
+    a->k2k_out++;
+    /* X5 (S9), as X1 in rk__cpu_notify(): pairs with X2 in rk__cpu_idle(). Inside the window (S11). */
+    if (atomic_exchange_explicit(&da->scheduled, 1, memory_order_acq_rel) == 0)
+        rk__cpu_push(da);
+    rc = 0;
+leave:
+    /* Release: pairs with terminate's seq_cst load of k2k_inflight; the publication and the wake-up happen
+     * before its store of cb->terminate (K6). */
+    atomic_fetch_sub_explicit(&dk->k2k_inflight, 1, memory_order_release);
+    return rc;
+}
+
+int rk_actor_send_ex(rk_actor_ctx *ctx, rk_addr dest, uint64_t type_id, uint32_t flags, uint64_t correlation_id,
+                     const void *payload, uint32_t len)
+{
+    if (ctx == NULL)
+        return rk__err(RK_EINVAL, "rk_actor_send: ctx is NULL");
+    if (payload == NULL && len > 0)
+        return rk__err(RK_EINVAL, "rk_actor_send: payload is NULL");
+    if (flags & ~(uint32_t)(RK_ENV_REQUEST | RK_ENV_REPLY))
+        return rk__err(RK_EINVAL, "rk_actor_send: flags 0x%x (only RK_ENV_REQUEST, RK_ENV_REPLY)", flags);
+    return rk__k2k_send(ctx->a, ctx->instance, dest, type_id, (uint8_t)flags, correlation_id, payload, len,
+                        "rk_actor_send");
+}
+
+int rk_actor_send(rk_actor_ctx *ctx, rk_addr dest, uint64_t type_id, const void *payload, uint32_t len)
+{
+    return rk_actor_send_ex(ctx, dest, type_id, 0, 0, payload, len);
+}
+
+int rk_actor_resolve(rk_actor_ctx *ctx, const char *endpoint, rk_addr *out)
+{
+    if (ctx == NULL)
+        return rk__err(RK_EINVAL, "rk_actor_resolve: ctx is NULL");
+    return rk_endpoint_resolve(ctx->a->k->rt, endpoint, out);
+}
+
+/* The request came from another kernel (K2K): its reply goes back over K2K. */
+static int rk__cpu_from_kernel(const rk_envelope *request)
+{
+    return request != NULL && RK_ADDR_KERNEL(request->source) != 0;
 }
 
 static void rk__cpu_reply_header(rk_actor_ctx *ctx, const rk_envelope *request, uint64_t pos, uint64_t type_id,
@@ -398,6 +532,12 @@ int rk_actor_reply(rk_actor_ctx *ctx, const rk_envelope *request, uint64_t type_
     uint64_t pos;
     int rc;
 
+    if (ctx != NULL && rk__cpu_from_kernel(request)) {
+        if (payload == NULL && len > 0)
+            return rk__err(RK_EINVAL, "rk_actor_reply: payload is NULL");
+        return rk__k2k_send(ctx->a, ctx->instance, request->source, type_id, RK_ENV_REPLY,
+                            request->correlation_id, payload, len, "rk_actor_reply");
+    }
     if ((rc = rk__cpu_reply_check(ctx, len, "rk_actor_reply")) != 0)
         return rc;
     if (payload == NULL && len > 0)
@@ -421,6 +561,9 @@ int rk_actor_reply_reserve(rk_actor_ctx *ctx, const rk_envelope *request, uint64
         return rc;
     if (env == NULL || payload == NULL)
         return rk__err(RK_EINVAL, "rk_actor_reply_reserve: NULL %s", env == NULL ? "env" : "payload");
+    if (rk__cpu_from_kernel(request))
+        return rk__err(RK_ENOTSUP, "rk_actor_reply_reserve: zero-copy replies go to the host only; reply to "
+                                   "kernel %u with rk_actor_reply", RK_ADDR_KERNEL(request->source));
     if ((rc = rk__cpu_out_slot(ctx->a, &pos)) != 0)
         return rk__err(rc, "rk_actor_reply_reserve: K2H of kernel %u is full (the host does not receive)",
                        ctx->a->k->id);
@@ -484,6 +627,13 @@ static void rk__cpu_fail_message(rk__cpu_actor *a, const rk_envelope *env, int c
     a->last_error = code;
     if (!(env->flags & RK_ENV_REQUEST))
         return;
+    if (rk__cpu_from_kernel(env)) {
+        /* Over K2K, once: a requester whose inbox is full or that stopped does not get it (counted). */
+        if (rk__k2k_send(a, RK_ADDR_INSTANCE(env->dest), env->source, env->type_id, RK_ENV_REPLY | RK_ENV_ERROR,
+                         env->correlation_id, &code, sizeof code, "error reply") != 0)
+            a->dropped++;
+        return;
+    }
     a->pending = (rk__cpu_pending){ .valid = 1, .code = code, .type_id = env->type_id,
                                     .correlation_id = env->correlation_id,
                                     .source = RK_ADDR(a->k->id, RK_ADDR_INSTANCE(env->dest)),
@@ -570,16 +720,20 @@ static int rk__cpu_in_ready(const rk_queue *q, uint64_t tail)
 /* S3: H2K is empty; give up ownership unless a message or a terminate request arrived meanwhile. */
 static rk__cpu_run_result rk__cpu_idle(rk__cpu_actor *a)
 {
-    uint64_t tail = a->in.c_tail; /* read while still the owner */
+    uint64_t tail = a->in.c_tail, ktail = a->k2k->c_tail; /* read while still the owner (S1) */
+    int paused = a->paused;
 
     /* X2 (S3), pairs with X1 in rk__cpu_notify(). Release: the next owner (a sender's X1 reads our 0)
      * sees this activation's writes to the actor. Acquire: if X1 came first, its publication is visible
      * to the re-check. */
     (void)atomic_exchange_explicit(&a->scheduled, 0, memory_order_acq_rel);
     if (atomic_load_explicit(rk__a32(&a->cb->terminate), memory_order_relaxed) == 0) {
-        /* A paused actor wakes for a change of the pause flag only, not for queued messages. */
-        if (a->paused ? atomic_load_explicit(rk__a32(&a->cb->pause), memory_order_relaxed) != 0
-                      : !rk__cpu_in_ready(&a->in, tail))
+        int pause = atomic_load_explicit(rk__a32(&a->cb->pause), memory_order_relaxed) != 0;
+
+        /* A change of the pause flag wakes it (a request that came while it ran or lingered, whose
+         * notify read scheduled == 1); a paused actor wakes for nothing else, not for queued messages. */
+        if (pause == paused && (paused || (!rk__cpu_in_ready(&a->in, tail) &&
+                                           !rk__cpu_in_ready(a->k2k, ktail)))) /* S9 */
             return RK__RUN_IDLE;
     }
     if (atomic_exchange_explicit(&a->scheduled, 1, memory_order_acq_rel) != 0)
@@ -612,16 +766,22 @@ static void rk__cpu_release_in(rk__cpu_actor *a, uint32_t n)
     a->msgs_in += n;
 }
 
+static void rk__cpu_release_k2k(rk__cpu_actor *a, uint32_t n)
+{
+    (void)rk_queue_release_mpsc(a->k2k, n); /* R4 in queue.c: the slots go back to the senders */
+    a->k2k_in += n;
+}
+
 /* Merges the newest HLC stamp of n peeked messages once (the receive event of the whole batch), so every
  * reply stamped while handling them is later than all of them; one clock update instead of n. If that
  * stamp is rejected (RK_ECLOCK), rk__cpu_handle() merges message by message and counts the bad one. */
-static void rk__cpu_merge_batch(rk__cpu_actor *a, uint64_t pos, int n)
+static void rk__cpu_merge_batch(rk__cpu_actor *a, const rk_queue *q, uint64_t pos, int n)
 {
     const rk_envelope *newest = NULL;
     rk_hlc_ts merged;
 
     for (int i = 0; i < n; i++) {
-        const rk_envelope *e = rk_queue_slot(&a->in, pos + (uint64_t)i);
+        const rk_envelope *e = rk_queue_slot(q, pos + (uint64_t)i);
 
         if (e->magic == RK_ENVELOPE_MAGIC && (newest == NULL || rk_hlc_compare(&e->hlc, &newest->hlc) > 0))
             newest = e;
@@ -652,7 +812,7 @@ static int rk__cpu_linger(rk__cpu_actor *a)
     for (uint32_t i = 1; atomic_load_explicit(&p->nready, memory_order_relaxed) == 0; i++) {
         /* Still the owner (S1): the re-check reads this handle's position directly. Relaxed: the peek that
          * follows acquires (A2/A4 in queue.c); terminate's acquire is the next activation's load. */
-        if (rk__cpu_in_ready(&a->in, a->in.c_tail) ||
+        if (rk__cpu_in_ready(&a->in, a->in.c_tail) || rk__cpu_in_ready(a->k2k, a->k2k->c_tail) ||
             atomic_load_explicit(rk__a32(&a->cb->terminate), memory_order_relaxed) != 0) {
             found = 1;
             break;
@@ -665,20 +825,42 @@ static int rk__cpu_linger(rk__cpu_actor *a)
     return found;
 }
 
+/* Handles up to max messages of one source: H2K, or the K2K inbox (S10). Returns how many, or -1 when K2H
+ * is full before a handler (the caller parks, S5; the messages not handled stay queued). */
+static int rk__cpu_drain(rk__cpu_actor *a, int from_k2k, uint32_t max)
+{
+    rk_queue *q = from_k2k ? a->k2k : &a->in;
+    uint64_t pos;
+    int n = from_k2k ? rk_queue_peek_mpsc(q, max, &pos) : rk__cpu_peek(a, max, &pos);
+    int i;
+
+    if (n <= 0)
+        return 0; /* RK_EAGAIN: empty */
+    rk__cpu_merge_batch(a, q, pos, n);
+    for (i = 0; i < n; i++) {
+        if (!rk__cpu_flush_pending(a) || !rk__cpu_out_prepare(a))
+            break; /* S5: handle nothing whose reply could not go out */
+        rk__cpu_handle(a, rk_queue_slot(q, pos + (uint64_t)i));
+    }
+    if (from_k2k)
+        rk__cpu_release_k2k(a, (uint32_t)i);
+    else
+        rk__cpu_release_in(a, (uint32_t)i);
+    return i < n ? -1 : n;
+}
+
 /* One activation: handles up to RK__CPU_BATCH messages, then decides what happens to the actor. */
 static rk__cpu_run_result rk__cpu_run(rk__cpu_actor *a)
 {
     uint32_t budget = RK__CPU_BATCH;
     uint32_t term;
-    uint64_t pos;
-    int n;
 
 again:
     if (rk__cpu_state(a) == RK_STATE_FAILED)
         return RK__RUN_STOPPED; /* the host gave up on it (terminate timed out): never run it again */
     /* Acquire: pairs with the host's release store of terminate in rk_kernel_terminate(); every message
-     * the host published before it is visible to the peeks below, so "terminate seen, then H2K empty"
-     * means drained. */
+     * the host published before it, and every K2K message accepted before it (K6), is visible to the peeks
+     * below, so "terminate seen, then H2K and the inbox empty" means drained (S11). */
     term = atomic_load_explicit(rk__a32(&a->cb->terminate), memory_order_acquire);
     if (term && !a->draining) {
         a->draining = 1;
@@ -699,19 +881,19 @@ again:
         rk__cpu_set_state(a, term ? RK_STATE_DRAINING : RK_STATE_RUNNING);
     }
     a->heartbeat++;
-    while (budget > 0) {
-        if ((n = rk__cpu_peek(a, budget, &pos)) <= 0)
-            break; /* RK_EAGAIN: empty */
-        rk__cpu_merge_batch(a, pos, n);
-        for (int i = 0; i < n; i++) {
-            if (!rk__cpu_flush_pending(a) || !rk__cpu_out_prepare(a)) {
-                rk__cpu_release_in(a, (uint32_t)i); /* S5: handle nothing whose reply could not go out */
+    while (budget > 0) { /* S10: H2K and the inbox in turn, until both are empty or the budget is used */
+        uint32_t handled = 0;
+
+        for (int from_k2k = 0; from_k2k < 2 && budget > 0; from_k2k++) {
+            int n = rk__cpu_drain(a, from_k2k, budget < RK__CPU_SLICE ? budget : RK__CPU_SLICE);
+
+            if (n < 0)
                 return rk__cpu_park(a);
-            }
-            rk__cpu_handle(a, rk_queue_slot(&a->in, pos + (uint64_t)i));
+            budget -= (uint32_t)n;
+            handled += (uint32_t)n;
         }
-        rk__cpu_release_in(a, (uint32_t)n);
-        budget -= (uint32_t)n;
+        if (handled == 0)
+            break; /* both empty in one pass: with terminate seen, drained (S11) */
     }
     if (!rk__cpu_flush_pending(a))
         return rk__cpu_park(a);
@@ -964,16 +1146,20 @@ static int rk__cpu_launch(rk_runtime *rt, rk_kernel *k)
         goto fail_state;
     a->payload_max = rk_payload_max(a->out.slot_size);
     a->in_slot = a->in.slot_size;
+    if ((rc = rk_queue_create(&a->k2k, k->opts.queue_capacity, k->opts.slot_size, RK_QUEUE_MPSC)) != 0)
+        goto fail_state; /* S8 */
     (void)rk_hlc_init(&a->hlc, k->id, RK_HLC_DEFAULT_MAX_OFFSET_NS);
     /* Every reply is stamped: the coarse clock costs a few ns instead of a full clock read (as the host's
      * clock, runtime.c); the logical counter orders events within a tick. */
     (void)rk_hlc_set_physical(&a->hlc, rk_hlc_physical_coarse, NULL);
     if ((rc = rk__cpu_init_states(a)) != 0)
-        goto fail_state;
+        goto fail_inbox;
     k->backend_data = a;
     rk__cpu_set_state(a, RK_STATE_RUNNING);
     return 0;
 
+fail_inbox:
+    rk_queue_destroy(a->k2k);
 fail_state:
     free(a->state);
 fail_actor:
@@ -1025,6 +1211,7 @@ static void rk__cpu_release(rk_kernel *k)
     while (a->running > 0) /* a handler may still run for a kernel whose terminate timed out */
         pthread_cond_wait(&p->done_cv, &p->lock);
     pthread_mutex_unlock(&p->lock);
+    rk_queue_destroy(a->k2k); /* S11: no sender is inside its window any more */
     free(a->state);
     free(a);
     k->backend_data = NULL;
