@@ -625,54 +625,30 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         const uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
         const uint32_t stride = ordered ? 1 : gridDim.x * blockDim.x;
         const uint32_t first = !ordered ? tid : tid == 0 ? 0 : n;
-        /* A small batch of a one-block kernel lives in warp 0 (owners are threads 0 .. n-1, and the
-         * coordinator is thread 0): its steps B3/B4 sync that warp only, and the coordinator finds the last
-         * reply and fills the gaps itself, which saves three block barriers on the latency path. */
-        const int small = !a->grid_sync && n <= 32u;
         uint64_t max_phys = 0;
         uint32_t max_log = 0, end = 0;
         for (uint32_t i = first; i < n; i += stride)
             rk__take(a, i, &max_phys, &max_log);
-        if (!small || threadIdx.x < 32) {
-            rk__warp_max_into((unsigned long long *)&a->step->remote_physical, &a->step->remote_logical,
-                              max_phys, max_log);
-            if (small)
-                __syncwarp(); /* B3 (warp 0): stamps merged */
-            else
-                rk__step_barrier(a); /* B3: stamps merged */
-            if (coord)
-                rk__batch_hlc(a);
-            if (small)
-                __syncwarp(); /* B4 (warp 0): the batch's HLC is visible */
-            else
-                rk__step_barrier(a); /* B4: the batch's HLC is visible */
+        rk__warp_max_into((unsigned long long *)&a->step->remote_physical, &a->step->remote_logical, max_phys,
+                          max_log);
+        rk__step_barrier(a); /* B3: stamps merged */
+        if (coord)
+            rk__batch_hlc(a);
+        rk__step_barrier(a); /* B4: the batch's HLC is visible */
 #ifdef RK_DEVICE_PROFILE
-            if (coord)
-                t3 = (uint64_t)clock64();
+        if (coord)
+            t3 = (uint64_t)clock64();
 #endif
-            for (uint32_t i = first; i < n && !a->step->fault; i += stride) {
-                rk__handle(a, fn, i, rk__staged(a, i));
-                if (a->replied[i])
-                    end = i + 1;
-            }
+        for (uint32_t i = first; i < n && !a->step->fault; i += stride) {
+            rk__handle(a, fn, i, rk__staged(a, i));
+            if (a->replied[i])
+                end = i + 1;
         }
-        if (small) {
-            rk__step_barrier(a); /* B5: every reply written, every request read */
-            if (coord) {
-                uint32_t last = n;
-                while (last > 0 && !a->replied[last - 1])
-                    last--;
-                a->step->reply_end = last;
-                for (uint32_t i = 0; i < last; i++)
-                    rk__fill_gap(a, i);
-            }
-        } else {
-            rk__warp_max_into(NULL, &a->step->reply_end, 0, end);
-            rk__step_barrier(a); /* B5: every reply written, every request read, reply_end known */
-            for (uint32_t i = first; i < n; i += stride)
-                rk__fill_gap(a, i);
-            rk__step_barrier(a); /* B6: the K2H run [k2h_base, k2h_base + reply_end) is complete */
-        }
+        rk__warp_max_into(NULL, &a->step->reply_end, 0, end);
+        rk__step_barrier(a); /* B5: every reply written, every request read, reply_end known */
+        for (uint32_t i = first; i < n; i += stride)
+            rk__fill_gap(a, i);
+        rk__step_barrier(a); /* B6: the K2H run [k2h_base, k2h_base + reply_end) is complete */
 #ifdef RK_DEVICE_PROFILE
         if (coord)
             t2 = (uint64_t)clock64();
