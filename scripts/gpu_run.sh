@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # gpu_run.sh - the GPU evidence run on a lent H200 (device tool): build, GPU tests, compute-sanitizer,
 # benchmarks. Writes logs under $OUT (or ./gpu-out). Usage: scripts/gpu_run.sh [quick]
+# Before the first run in a checkout: scripts/gpu_deps.sh (cmocka for the device), then run this with
+# the device tool, carrying .deps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-$PWD/gpu-out}
