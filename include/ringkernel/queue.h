@@ -127,7 +127,8 @@ uint64_t rk_queue_size(const rk_queue *q);
 /**
  * Reserves up to n consecutive slots for writing, starting at position *pos (slot pointers by
  * rk_queue_slot(q, *pos + i)). Returns the number reserved (1..n), or RK_EAGAIN if the ring is full, or
- * RK_EINVAL if n is 0 or a reservation is already open.
+ * RK_EINVAL if n is 0, a reservation is already open, or the queue is MPSC. RK_EAGAIN sets no detail string
+ * (it is the polling hot path).
  */
 int rk_queue_reserve_spsc(rk_queue *q, uint32_t n, uint64_t *pos);
 
@@ -157,7 +158,8 @@ int rk_queue_push_batch_spsc(rk_queue *q, const void *items, size_t stride, uint
 
 /**
  * Peeks up to n published slots starting at position *pos. Returns the number available (1..n), or
- * RK_EAGAIN if empty, or RK_EINVAL if n is 0 or a peek is already open.
+ * RK_EAGAIN if empty (no detail string), or RK_EINVAL if n is 0, a peek is already open, or the queue is
+ * MPSC.
  */
 int rk_queue_peek_spsc(rk_queue *q, uint32_t n, uint64_t *pos);
 
