@@ -13,8 +13,10 @@
  *
  * Threads: rk_send and its variants may be called by one thread at a time per kernel (H2K is SPSC), unless
  * the kernel was launched with RK_LAUNCH_MULTI_PRODUCER (H2K is then MPSC and any thread may send).
- * rk_recv and its variants: one thread at a time per kernel. Different kernels are independent.
- * Lifecycle calls (launch, terminate, stats, destroy) are thread-safe.
+ * rk_recv and its variants: one thread at a time per kernel. rk_call: any number of threads at once on a
+ * RK_LAUNCH_MULTI_PRODUCER kernel (one at a time otherwise, as rk_send), but not while rk_recv or its
+ * variants run on the same kernel (see rk_call). Different kernels are independent. Lifecycle calls
+ * (launch, terminate, stats, destroy) are thread-safe.
  */
 #ifndef RINGKERNEL_RUNTIME_H
 #define RINGKERNEL_RUNTIME_H
@@ -240,11 +242,29 @@ int rk_recv_peek(rk_kernel *k, const rk_envelope **env, const void **payload, in
 /** Releases the peeked slot. Returns 0, or RK_EINVAL if nothing is peeked. */
 int rk_recv_release(rk_kernel *k);
 
+/** Most rk_call callers that may wait on one kernel at once, besides the one draining K2H (see rk_call). */
+#define RK_CALL_MAX_PENDING 1024u
+
 /**
  * Request/reply: sends m as a request with a fresh correlation id and waits for the reply carrying it,
- * up to timeout_ns overall; the reply is stored in *reply (payload copied as rk_recv). Replies for other
- * correlation ids that arrive meanwhile are dropped and counted in stats.dropped. Use it from the kernel's
- * only receiving thread. Returns 0 or an error as rk_send/rk_recv (RK_ETIMEDOUT when no reply came).
+ * up to timeout_ns overall (0: send, then one look); the reply is stored in *reply (payload copied as
+ * rk_recv).
+ *
+ * Concurrency: on a kernel launched with RK_LAUNCH_MULTI_PRODUCER any number of threads may call rk_call
+ * at once. The callers take turns draining K2H: one of them consumes it and hands each reply to its
+ * waiting caller (a copy into that caller's *reply, then a wake-up); the others sleep. Waiting callers are
+ * bounded by RK_CALL_MAX_PENDING per kernel: one more fails at once with RK_ELIMIT, nothing sent. The
+ * bookkeeping is fixed-size (each waiting call lives on its caller's stack).
+ *
+ * Replies no call is waiting for are dropped when a call drains them and counted in stats.dropped: the
+ * reply of a call that timed out (never delivered to another caller: correlation ids are unique), and the
+ * replies of plain rk_send traffic to the same kernel. So do not run rk_recv or its variants on a kernel
+ * while rk_call runs on it; they would consume each other's replies (and K2H has one consumer at a time).
+ *
+ * Returns 0; RK_EINVAL on NULL or an open rk_recv_peek; RK_ELIMIT (see above); RK_EHANDLER if the reply is
+ * an error report (its RK_E* code is the payload); RK_EMSGSIZE if the reply's payload was truncated (as
+ * rk_recv); RK_ETIMEDOUT when no reply came in time (RK_EAGAIN for a zero timeout); or an error as
+ * rk_send/rk_recv (RK_ECLOSED, RK_EFAULT).
  */
 int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns);
 

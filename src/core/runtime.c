@@ -9,7 +9,7 @@
  *                DRAINING --kernel drained H2K--> STOPPED --on_stop (K2)--> released by rk_runtime_destroy
  *                                  \--terminate deadline passed: host CAS to FAILED (K3)
  *
- * Invariants (cited below as K1..K5):
+ * Invariants (cited below as K1..K7):
  *   K1  Sends against terminate (a Dekker pair on two host words): a send raises `inflight` (a flag for
  *       SPSC kernels, whose sends come from one thread at a time; a count for MPSC), then
  *       loads `closing` (both seq_cst); terminate sets `closing`, then waits until `inflight` is 0 (both
@@ -36,10 +36,35 @@
  *       see terminate, and the drain handles it. The destination kernel stays allocated until every handler
  *       stopped (rk_runtime_destroy releases all kernels before it frees any), so a sender that looked it up
  *       may touch its rk_kernel even while it stops.
+ *   K7  Concurrent rk_call (request/reply). K2H has one consumer at a time: the caller holding the drain
+ *       role (`call_draining` 0 -> 1 by compare-and-swap; giving it up is a seq_cst store, so each
+ *       drainer's use of the K2H handle happens before the next one's). Every other caller is linked in the
+ *       kernel's table (`call_table`, under `call_lock`, at most RK_CALL_MAX_PENDING entries, each on its
+ *       caller's stack) before it sends, so whoever drains its reply finds it; the drainer copies the reply
+ *       into the caller's rk_msg, unlinks the entry and signals the caller's condition variable, all under
+ *       `call_lock` (the caller destroys the variable only after it took the lock back, so no signal can
+ *       touch it afterwards). A drained message with no linked entry (a timed-out call's reply, plain
+ *       rk_send traffic) is dropped and counted in host_dropped; a caller that gives up unlinks itself
+ *       under the lock first, so its reply can only be dropped, never handed to anyone else. No lost
+ *       drainer: a linked caller increments `call_pending` and later loads `call_draining`; a drainer that
+ *       leaves stores `call_draining = 0` and then loads `call_pending` (all seq_cst, a Dekker pair). Either
+ *       the caller sees the role free and takes it, or the drainer sees it pending and wakes a sleeping
+ *       linked caller under the lock (one that is still sending checks the role itself when it starts to
+ *       wait). A drainer never waits for H2K room without draining (a CPU kernel that waits for K2H room
+ *       takes no more requests), so the caller that blocks in a send never holds the role.
+ *
+ *           rk_call --role free (CAS)--> send, draining while H2K is full --> DRAIN until own reply or
+ *              |                                                                  deadline; give the role
+ *              | role taken                                                       up, wake one sleeper
+ *              v                                                                    ^
+ *            link --> send --> SLEEP --woken, role free (CAS)--> unlink ------------+
+ *                                |  \--deadline--> unlink, RK_ETIMEDOUT
+ *                                +--delivered (the drainer unlinked it)--> return
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -138,7 +163,13 @@ static int64_t rk__remaining(int64_t deadline)
 
 static int64_t rk__deadline(int64_t timeout_ns)
 {
-    return timeout_ns < 0 ? -1 : rk_monotonic_ns() + timeout_ns;
+    int64_t now;
+
+    if (timeout_ns < 0)
+        return -1;
+    now = rk_monotonic_ns();
+    /* A timeout too large to add to the clock (e.g. INT64_MAX) has no deadline in practice (as queue.c). */
+    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
 }
 
 /* ---- Runtime ---------------------------------------------------------------------------------------- */
@@ -301,6 +332,10 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
     k = rk__aligned_zalloc(RK_CACHE_LINE, sizeof *k); /* rk_queue has 128-byte aligned lines */
     if (k == NULL)
         return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate the kernel");
+    if (pthread_mutex_init(&k->call_lock, NULL) != 0) {
+        free(k);
+        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot initialise a mutex");
+    }
     k->rt = rt;
     k->opts = o;
     rk__strlcpy(k->name, name, sizeof k->name);
@@ -336,6 +371,7 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
 fail_region:
     rt->ops->region_free(rt, k->region);
 fail_id:
+    pthread_mutex_destroy(&k->call_lock);
     free(k);
     return rc;
 }
@@ -867,15 +903,22 @@ static void rk__k2h_merge(rk_kernel *k, const rk_envelope *newest)
         (void)rk_hlc_update(&k->rt->hlc, &newest->hlc, NULL);
 }
 
-/* Copies a received message out. Returns 0, or RK_EMSGSIZE when the payload was truncated. */
-static int rk__msg_read(const rk_envelope *e, rk_msg *m, const char *fn)
+/* Copies a received message out, without reporting anything (rk_call copies for another thread).
+ * Returns 0, or RK_EMSGSIZE when the payload was truncated. */
+static int rk__msg_copy(const rk_envelope *e, rk_msg *m)
 {
     uint32_t n = e->payload_len < m->payload_cap ? e->payload_len : m->payload_cap;
 
     m->env = *e;
     if (n > 0)
         memcpy(m->payload, rk_envelope_payload_const(e), n);
-    if (e->payload_len > m->payload_cap)
+    return e->payload_len > m->payload_cap ? RK_EMSGSIZE : 0;
+}
+
+/* Copies a received message out. Returns 0, or RK_EMSGSIZE when the payload was truncated. */
+static int rk__msg_read(const rk_envelope *e, rk_msg *m, const char *fn)
+{
+    if (rk__msg_copy(e, m) != 0)
         return rk__err(RK_EMSGSIZE, "%s: payload of %u bytes truncated to %u", fn, e->payload_len, m->payload_cap);
     return 0;
 }
@@ -974,48 +1017,256 @@ int rk_recv_release(rk_kernel *k)
     return 0;
 }
 
-/* ---- Request/reply ---------------------------------------------------------------------------------- */
+/* ---- Request/reply ----------------------------------------------------------------------------------
+ * K7 in the header. A call either takes the drain role at once (the single-caller fast path: one
+ * compare-and-swap, no lock, no table entry) or links an entry into the kernel's table, sends, and then
+ * sleeps until the drainer delivers its reply or gives the role up. */
 
-/* Waits until deadline (-1: forever; try_once: one look) for the reply carrying corr, dropping others
- * (counted in host_dropped). */
-static int rk__call_wait(rk_kernel *k, uint64_t corr, rk_msg *reply, int64_t deadline, int try_once)
+/** Most K2H slots one drain pass looks at (the bit width of its validity mask). */
+#define RK__CALL_BATCH 32u
+
+struct rk__call {
+    uint64_t corr;          /* the request's correlation id */
+    rk_msg *reply;          /* where the drainer copies the reply */
+    struct rk__call *next;  /* bucket chain, under call_lock */
+    pthread_cond_t cond;    /* the caller sleeps here; initialised on first use (has_cond) */
+    int has_cond;           /* under call_lock */
+    int done;               /* the reply was copied into *reply; under call_lock, or the drainer's own */
+    int rc;                 /* 0, RK_EMSGSIZE or RK_EHANDLER: the caller reports it in its own thread */
+    int32_t code;           /* RK_E* code of an error reply */
+};
+
+/* Under call_lock: links c (RK_ELIMIT when the table is full; no side effect then). */
+static int rk__call_link(rk_kernel *k, rk__call *c)
 {
-    for (;;) {
-        int64_t left = try_once ? 0 : rk__remaining(deadline);
-        const rk_envelope *e;
-        uint64_t pos;
-        int32_t code;
-        int rc;
+    rk__call **b = &k->call_table[c->corr & (RK__CALL_BUCKETS - 1)];
 
-        /* A deadline that has passed still gets one look (left == 0), which then reports RK_ETIMEDOUT. */
-        if ((rc = rk__k2h_peek(k, 1, &pos, left, "rk_call")) < 0)
-            return rc == RK_EAGAIN && !try_once ? rk__err(RK_ETIMEDOUT, "rk_call: no reply from kernel %u", k->id)
-                                                : rc;
-        e = rk_queue_slot(&k->k2h, pos);
-        if (rk__k2h_check(k, e, "rk_call") == 0)
-            rk__k2h_merge(k, e);
-        else
-            e = NULL;
-        if (e == NULL || e->correlation_id != corr || !(e->flags & RK_ENV_REPLY)) {
-            rk__k2h_release(k, 1);
-            /* Relaxed: a statistic. */
-            atomic_fetch_add_explicit(&k->host_dropped, 1, memory_order_relaxed);
-            continue;
+    if (atomic_load_explicit(&k->call_pending, memory_order_relaxed) >= RK_CALL_MAX_PENDING)
+        return rk__err(RK_ELIMIT, "rk_call: %u calls already wait on kernel %u", RK_CALL_MAX_PENDING, k->id);
+    c->next = *b;
+    *b = c;
+    /* Seq_cst: K7, a Dekker pair with the store of call_draining in rk__call_unlead(): this caller loads
+     * call_draining after it, so either it sees the role free or the drainer sees it pending. */
+    atomic_fetch_add_explicit(&k->call_pending, 1, memory_order_seq_cst);
+    return 0;
+}
+
+/* Under call_lock: unlinks and returns the waiting call of correlation id corr, or NULL. O(pending / 16). */
+static rk__call *rk__call_unlink(rk_kernel *k, uint64_t corr)
+{
+    for (rk__call **pp = &k->call_table[corr & (RK__CALL_BUCKETS - 1)]; *pp != NULL; pp = &(*pp)->next) {
+        rk__call *c = *pp;
+
+        if (c->corr == corr) {
+            *pp = c->next;
+            /* Relaxed: the increment in rk__call_link() carries the ordering K7 needs. */
+            atomic_fetch_sub_explicit(&k->call_pending, 1, memory_order_relaxed);
+            return c;
         }
-        rc = rk__msg_read(e, reply, "rk_call");
-        if ((e->flags & RK_ENV_ERROR) && e->payload_len >= sizeof code) {
-            memcpy(&code, rk_envelope_payload_const(e), sizeof code);
-            rc = rk__err(RK_EHANDLER, "rk_call: the handler of kernel %u ('%s') failed with %s", k->id, k->name,
-                         rk_err_name(code));
-        }
-        rk__k2h_release(k, 1);
-        return rc;
     }
+    return NULL;
+}
+
+/* Takes the drain role if it is free. Returns 1 if this caller is now K2H's consumer. */
+static int rk__call_lead_try(rk_kernel *k)
+{
+    int free_role = 0;
+
+    /* Seq_cst: K7, the load pairs with the store in rk__call_unlead() (Dekker, with the increment in
+     * rk__call_link() before it); the exchange's acquire makes the previous drainer's use of the K2H
+     * consumer handle happen before ours. */
+    return atomic_load_explicit(&k->call_draining, memory_order_seq_cst) == 0 &&
+           atomic_compare_exchange_strong_explicit(&k->call_draining, &free_role, 1, memory_order_seq_cst,
+                                                   memory_order_relaxed);
+}
+
+/* Under call_lock: wakes one sleeping caller so it takes the free drain role (K7). A caller still in its
+ * send has no condition variable yet; it checks the role itself when it starts to wait. O(buckets). */
+static void rk__call_promote(rk_kernel *k)
+{
+    for (uint32_t i = 0; i < RK__CALL_BUCKETS; i++)
+        for (rk__call *c = k->call_table[i]; c != NULL; c = c->next)
+            if (c->has_cond) {
+                pthread_cond_signal(&c->cond);
+                return;
+            }
+}
+
+/* Gives the drain role up; wakes a waiting caller to take it over if there is one (K7). */
+static void rk__call_unlead(rk_kernel *k)
+{
+    /* Seq_cst: K7, pairs with the increment of call_pending in rk__call_link(); release also hands our use
+     * of the K2H consumer handle to the next drainer's compare-and-swap. */
+    atomic_store_explicit(&k->call_draining, 0, memory_order_seq_cst);
+    if (atomic_load_explicit(&k->call_pending, memory_order_seq_cst) != 0) {
+        pthread_mutex_lock(&k->call_lock);
+        rk__call_promote(k);
+        pthread_mutex_unlock(&k->call_lock);
+    }
+}
+
+/* Copies reply e into c's buffer and marks c done; wakes its caller (under call_lock: the caller destroys
+ * the condition variable only after it took the lock back, so the signal has returned by then). */
+static void rk__call_deliver(rk__call *c, const rk_envelope *e)
+{
+    c->rc = rk__msg_copy(e, c->reply);
+    if ((e->flags & RK_ENV_ERROR) && e->payload_len >= sizeof c->code) {
+        memcpy(&c->code, rk_envelope_payload_const(e), sizeof c->code);
+        c->rc = RK_EHANDLER;
+    }
+    c->done = 1;
+    if (c->has_cond)
+        pthread_cond_signal(&c->cond);
+}
+
+/* The drainer's pass: peeks what K2H holds (waiting up to timeout_ns), hands each reply to its call (self,
+ * the drainer's own, is not in the table) and drops what no call waits for, counted in host_dropped
+ * (K7). Returns 0, or an error of rk__k2h_peek (RK_EAGAIN/RK_ETIMEDOUT when nothing came). */
+static int rk__call_drain(rk_kernel *k, rk__call *self, int64_t timeout_ns)
+{
+    const rk_envelope *newest = NULL;
+    uint32_t valid = 0;
+    uint64_t pos, dropped = 0;
+    int locked = 0, n;
+
+    if ((n = rk__k2h_peek(k, RK__CALL_BATCH, &pos, timeout_ns, "rk_call")) < 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        const rk_envelope *e = rk_queue_slot(&k->k2h, pos + (uint64_t)i);
+
+        if (rk_envelope_check(e, k->k2h.slot_size) != 0)
+            continue;
+        valid |= 1u << i;
+        if (newest == NULL || rk_hlc_compare(&e->hlc, &newest->hlc) > 0)
+            newest = e;
+    }
+    rk__k2h_merge(k, newest); /* K5: before any caller sees its reply */
+    for (int i = 0; i < n; i++) {
+        const rk_envelope *e = rk_queue_slot(&k->k2h, pos + (uint64_t)i);
+        rk__call *c = NULL;
+
+        if ((valid & (1u << i)) && (e->flags & RK_ENV_REPLY) && e->correlation_id != 0) {
+            if (e->correlation_id == self->corr) {
+                c = self;
+            } else {
+                if (!locked) {
+                    pthread_mutex_lock(&k->call_lock);
+                    locked = 1;
+                }
+                c = rk__call_unlink(k, e->correlation_id);
+            }
+        }
+        if (c != NULL)
+            rk__call_deliver(c, e);
+        else
+            dropped++;
+    }
+    if (locked)
+        pthread_mutex_unlock(&k->call_lock);
+    if (dropped > 0) /* Relaxed: a statistic. */
+        atomic_fetch_add_explicit(&k->host_dropped, dropped, memory_order_relaxed);
+    rk__k2h_release(k, (uint32_t)n);
+    return 0;
+}
+
+/* With the drain role: drains until c's reply came, the deadline passed (a passed deadline still gets one
+ * look) or the kernel stopped; then gives the role up. Returns 0 or the error. */
+static int rk__call_lead(rk_kernel *k, rk__call *c, int64_t deadline, int try_once)
+{
+    int rc;
+
+    do {
+        rc = rk__call_drain(k, c, try_once ? 0 : rk__remaining(deadline));
+    } while (rc == 0 && !c->done);
+    rk__call_unlead(k);
+    if (rc == RK_EAGAIN && !try_once)
+        return rk__err(RK_ETIMEDOUT, "rk_call: no reply from kernel %u", k->id);
+    return rc;
+}
+
+/* Under call_lock: sleeps until c is signalled or the deadline (-1: none) passes. Returns 0 or RK_ENOMEM. */
+static int rk__call_sleep(rk_kernel *k, rk__call *c, int64_t deadline)
+{
+    pthread_condattr_t attr;
+    struct timespec ts;
+
+    if (!c->has_cond) {
+        /* CLOCK_MONOTONIC, the clock of every deadline in the library. A few stores on Linux. */
+        if (pthread_condattr_init(&attr) != 0)
+            return rk__err(RK_ENOMEM, "rk_call: cannot initialise a condition variable");
+        (void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        c->has_cond = pthread_cond_init(&c->cond, &attr) == 0;
+        pthread_condattr_destroy(&attr);
+        if (!c->has_cond)
+            return rk__err(RK_ENOMEM, "rk_call: cannot initialise a condition variable");
+    }
+    if (deadline < 0) {
+        pthread_cond_wait(&c->cond, &k->call_lock);
+    } else {
+        ts.tv_sec = (time_t)(deadline / 1000000000);
+        ts.tv_nsec = (long)(deadline % 1000000000);
+        (void)pthread_cond_timedwait(&c->cond, &k->call_lock, &ts); /* the caller re-checks everything */
+    }
+    return 0;
+}
+
+/* A linked call after its send: waits for the drainer to deliver its reply, or takes the drain role when
+ * it is free (K7). On any failure c is unlinked, so a late reply is dropped. Returns 0 or the error. */
+static int rk__call_wait(rk_kernel *k, rk__call *c, int64_t deadline, int try_once)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&k->call_lock);
+    while (!c->done && rc == 0) {
+        if (rk__call_lead_try(k)) {
+            (void)rk__call_unlink(k, c->corr); /* the drainer finds its own reply without the table */
+            pthread_mutex_unlock(&k->call_lock);
+            return rk__call_lead(k, c, deadline, try_once);
+        }
+        if (try_once)
+            rc = RK_EAGAIN; /* polling: no detail string (as rk__wait_round) */
+        else if (deadline >= 0 && rk_monotonic_ns() >= deadline)
+            rc = rk__err(RK_ETIMEDOUT, "rk_call: no reply from kernel %u", k->id);
+        else
+            rc = rk__call_sleep(k, c, deadline);
+    }
+    if (rc != 0)
+        (void)rk__call_unlink(k, c->corr);
+    pthread_mutex_unlock(&k->call_lock);
+    return rc;
+}
+
+/* With the drain role: sends req, draining K2H while H2K is full (a kernel waiting for K2H room takes no
+ * more requests, so a drainer that only waited could wait on itself). Returns 0 or an error as rk_send. */
+static int rk__call_send_leading(rk_kernel *k, rk__call *self, const rk_msg *req, int64_t timeout_ns)
+{
+    rk__wait w = { .started = 0 };
+    int rc;
+
+    while ((rc = rk_send(k, req, 0)) == RK_EAGAIN) {
+        (void)rk__call_drain(k, self, 0); /* failures show in the next send */
+        if ((rc = rk__wait_round(&w, timeout_ns, "rk_call", "H2K stayed full", k->id)) != 0)
+            return rc;
+    }
+    return rc;
+}
+
+/* The caller's result, reported in its own thread (the drainer may have been another). */
+static int rk__call_result(rk_kernel *k, const rk__call *c)
+{
+    if (c->rc == RK_EHANDLER)
+        return rk__err(RK_EHANDLER, "rk_call: the handler of kernel %u ('%s') failed with %s", k->id, k->name,
+                       rk_err_name(c->code));
+    if (c->rc == RK_EMSGSIZE)
+        return rk__err(RK_EMSGSIZE, "rk_call: payload of %u bytes truncated to %u", c->reply->env.payload_len,
+                       c->reply->payload_cap);
+    return 0;
 }
 
 int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
 {
     int64_t deadline = rk__deadline(timeout_ns);
+    rk__call c = { .reply = reply };
     rk_msg req;
     int rc;
 
@@ -1027,10 +1278,31 @@ int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
         return rk__err(RK_EINVAL, "rk_call: a peeked message is not released yet");
     req = *m;
     req.env.flags |= RK_ENV_REQUEST;
-    req.env.correlation_id = rk_correlation_next();
-    if ((rc = rk_send(k, &req, timeout_ns)) != 0)
-        return rc;
-    return rk__call_wait(k, req.env.correlation_id, reply, deadline, timeout_ns == 0);
+    req.env.correlation_id = c.corr = rk_correlation_next();
+    if (rk__call_lead_try(k)) { /* fast path: nobody else drains, so no table entry is needed */
+        if ((rc = rk__call_send_leading(k, &c, &req, timeout_ns)) != 0) {
+            rk__call_unlead(k);
+            return rc;
+        }
+        rc = rk__call_lead(k, &c, deadline, timeout_ns == 0);
+    } else {
+        /* Linked before the send, so the drainer that sees the reply finds the call. */
+        pthread_mutex_lock(&k->call_lock);
+        rc = rk__call_link(k, &c);
+        pthread_mutex_unlock(&k->call_lock);
+        if (rc != 0)
+            return rc;
+        if ((rc = rk_send(k, &req, timeout_ns)) != 0) {
+            pthread_mutex_lock(&k->call_lock);
+            (void)rk__call_unlink(k, c.corr);
+            pthread_mutex_unlock(&k->call_lock);
+            return rc;
+        }
+        rc = rk__call_wait(k, &c, deadline, timeout_ns == 0);
+        if (c.has_cond)
+            pthread_cond_destroy(&c.cond);
+    }
+    return rc != 0 ? rc : rk__call_result(k, &c);
 }
 
 /* ---- Destroy ---------------------------------------------------------------------------------------- */
@@ -1095,6 +1367,7 @@ int rk_runtime_destroy(rk_runtime *rt)
     for (k = list; k != NULL; k = next) {
         next = k->next;
         rt->ops->region_free(rt, k->region);
+        pthread_mutex_destroy(&k->call_lock);
         free(k);
     }
     rt->ops->destroy(rt);

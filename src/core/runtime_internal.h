@@ -20,8 +20,22 @@
 
 #include "ringkernel/actor.h"
 #include "ringkernel/hlc.h"
+#include "ringkernel/k2k.h"
 #include "ringkernel/queue.h"
 #include "ringkernel/runtime.h"
+#include "ringkernel/topic.h"
+
+/** One publication on its way to its subscribers: k2k.c validates and routes it, the backend delivers it. */
+typedef struct rk__publication {
+    const char *topic;        /* a valid topic name (rk_topic_validate_name) */
+    uint32_t topic_len;       /* strlen(topic) */
+    uint32_t flags;           /* RK_PUBLISH_* (k2k.h) */
+    uint64_t type_id;
+    const void *payload;      /* the user payload, len bytes */
+    uint32_t len;
+    uint32_t nsubs;           /* how many matched (0: nobody subscribes to the topic) */
+    const rk_addr *subs;      /* the matched subscribers, ascending and unique */
+} rk__publication;
 
 typedef struct rk_backend_ops {
     rk_backend_kind kind;
@@ -79,6 +93,13 @@ typedef struct rk_backend_ops {
 
     /** Frees per-kernel backend resources (k->backend_data). The kernel is stopped or never started. */
     void (*release)(rk_kernel *k);
+
+    /**
+     * Delivers a host publication (rk_publish_ex) to its subscribers' K2K inboxes, waiting up to
+     * timeout_ns for room as k2k.h says, and fills *info. Returns as rk_publish_ex. NULL on a backend
+     * whose kernels have no inbox (rk_subscribe then answers RK_ENOTSUP, so nothing is ever routed there).
+     */
+    int (*publish)(rk_runtime *rt, const rk__publication *p, int64_t timeout_ns, rk_publish_info *info);
 } rk_backend_ops;
 
 /** The backend table for a kind, or NULL if it is not compiled in (backend.c: the only place). */
@@ -103,6 +124,12 @@ int rk__actor_resolve(const char *name, rk_actor_def *out);
  */
 int rk__actor_register_builtin(const rk_actor_def *def);
 
+/** One waiting rk_call, on its caller's stack (runtime.c). */
+typedef struct rk__call rk__call;
+/** Buckets of a kernel's pending-call table (a power of two; correlation ids are sequential, so the low
+ * bits spread them evenly). */
+#define RK__CALL_BUCKETS 16u
+
 struct rk_kernel {
     rk_runtime *rt;
     uint32_t id;                    /* kernel id: high half of the kernel's rk_addr */
@@ -120,7 +147,7 @@ struct rk_kernel {
     _Atomic int terminated;         /* 1 once rk_kernel_terminate completed (second call: RK_ECLOSED) */
     _Atomic uint64_t sent;          /* H2K publications (relaxed; read by stats) */
     _Atomic uint64_t received;      /* K2H consumptions */
-    _Atomic uint64_t host_dropped;  /* replies dropped by rk_call (wrong correlation id) */
+    _Atomic uint64_t host_dropped;  /* K2H messages rk_call drained with no pending call for them */
     _Atomic uint32_t inflight;      /* sends between their closing check and their publication (K1) */
     _Atomic uint32_t k2k_inflight;  /* K2K sends into this kernel's inbox inside their window (K6) */
     _Atomic uint64_t k2k_in;        /* K2K messages the kernel consumed; the backend stores (relaxed) */
@@ -133,6 +160,13 @@ struct rk_kernel {
     _Atomic int64_t stop_ns;        /* rk_monotonic_ns when the host saw it stop; 0 while running */
     _Atomic int stop_reported;      /* on_stop was called */
     struct rk_kernel *next;         /* runtime's list, under rt->lock */
+
+    /* Request/reply (runtime.c K7): the callers of rk_call take turns consuming K2H for each other. */
+    _Atomic int call_draining;      /* 1 while one caller holds the drain role (the K2H consumer) */
+    _Atomic uint32_t call_pending;  /* calls linked in call_table; changed under call_lock */
+    pthread_mutex_t call_lock;      /* guards call_table and the entries linked in it */
+    rk__call *call_table[RK__CALL_BUCKETS]; /* waiting calls by correlation id; entries live on their
+                                               callers' stacks, so the table never allocates */
 };
 
 /** Kernel directory: kernel id -> kernel, read without a lock by K2K senders (k2k.c). */
@@ -142,6 +176,10 @@ typedef struct rk__endpoint rk__endpoint;
 
 /** Buckets of the endpoint table (a power of two). */
 #define RK__ENDPOINT_BUCKETS 64u
+/** One subscription, filed by kernel id so a kernel's subscriptions can be found without the trie (k2k.c). */
+typedef struct rk__sub rk__sub;
+/** Buckets of the subscription records (a power of two). */
+#define RK__SUB_BUCKETS 64u
 
 struct rk_runtime {
     const rk_backend_ops *ops;
@@ -155,6 +193,10 @@ struct rk_runtime {
     _Atomic(rk__kdir *) kdir;       /* written under lock (release), read by K2K senders (acquire) */
     pthread_mutex_t ep_lock;        /* guards ep */
     rk__endpoint *ep[RK__ENDPOINT_BUCKETS];
+    pthread_rwlock_t topic_lock;    /* guards topics and subs: shared to route, exclusive to change */
+    rk_topic_tree *topics;          /* filter -> subscriber addresses (topic.h) */
+    rk__sub *subs[RK__SUB_BUCKETS]; /* the same subscriptions by kernel id (k2k.c) */
+    _Atomic uint64_t pub_seq;       /* the last sequence number of a host publication */
 };
 
 /* ---- K2K routing (k2k.c) ---------------------------------------------------------------------------- */
@@ -176,6 +218,37 @@ void rk__kdir_set(rk_runtime *rt, rk_kernel *k);
  * rk_runtime_destroy frees it after every handler stopped.
  */
 rk_kernel *rk__kdir_lookup(rk_runtime *rt, uint32_t id);
+
+/* ---- Topics (k2k.c) --------------------------------------------------------------------------------- */
+
+/**
+ * Subscribes actor `who` of kernel k (of runtime rt) to `filter`. Returns 0; RK_EINVAL (a bad filter: the
+ * topic module's detail; a kernel of another runtime); RK_ENOTSUP on a backend without inboxes; RK_ECLOSED
+ * if k is terminating or stopped; RK_EEXIST; RK_ELIMIT; RK_ENOMEM. fn names the public caller.
+ */
+int rk__topic_subscribe(rk_runtime *rt, rk_kernel *k, rk_addr who, const char *filter, const char *fn);
+
+/** Removes one subscription of `who`. Returns 0, RK_EINVAL (a bad filter) or RK_ENOENT. */
+int rk__topic_unsubscribe(rk_runtime *rt, rk_addr who, const char *filter, const char *fn);
+
+/** Removes every subscription of kernel `kernel_id` (it stopped). Never fails. */
+void rk__topic_forget(rk_runtime *rt, uint32_t kernel_id);
+
+/**
+ * Checks a publication and finds its subscribers (under the shared lock): fills *p, with p->subs pointing
+ * into buf (cap entries) or into an array it allocated; release it with rk__publication_done. Returns the
+ * number of subscribers (p->nsubs, possibly 0); RK_EINVAL (NULL arguments, a bad topic with the topic
+ * module's detail, unknown flags); RK_ENOMEM. Nothing to release on an error.
+ */
+int rk__publication_route(rk_runtime *rt, const char *topic, uint64_t type_id, uint32_t flags,
+                          const void *payload, uint32_t len, rk_addr *buf, uint32_t cap, rk__publication *p,
+                          const char *fn);
+
+/** Frees what rk__publication_route allocated (nothing when p->subs is buf). */
+void rk__publication_done(rk__publication *p, const rk_addr *buf);
+
+/** Writes the topic header of p (RK_TOPIC_HDR_SIZE(p->topic_len) bytes: length, topic, NUL, zeros) to dst. */
+void rk__topic_hdr_write(void *dst, const rk__publication *p);
 
 /*
  * Shared control-block words. abi.h declares them as plain integers (nvcc compiles it too); the host reaches

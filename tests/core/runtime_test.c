@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "mix64.h"
 #include "ringkernel/actor.h"
 #include "ringkernel/builtin.h"
 #include "ringkernel/hlc.h"
@@ -62,6 +63,20 @@ static int instance_probe(rk_actor_ctx *ctx, const rk_envelope *env, const void 
     return rk_actor_reply(ctx, env, env->type_id, out, sizeof out);
 }
 RK_REGISTER_ACTOR(test_instances, instance_probe, sizeof(uint64_t))
+
+/* Echoes its payload; a 4-word payload first sleeps for word 3 microseconds (slow calls that time out). */
+static int sleeper(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload)
+{
+    uint64_t w[4];
+
+    if (env->payload_len == sizeof w) {
+        memcpy(w, payload, sizeof w);
+        if (w[3] > 0)
+            nanosleep(&(struct timespec){ 0, (long)(w[3] * 1000) }, NULL);
+    }
+    return rk_actor_reply(ctx, env, env->type_id, payload, env->payload_len);
+}
+RK_REGISTER_ACTOR(test_sleeper, sleeper, 0)
 
 /* ---- Helpers -------------------------------------------------------------------------------------- */
 
@@ -711,9 +726,160 @@ static void *stray_sender(void *p)
     return NULL;
 }
 
-static void test_call_matches_among_stray_replies(void **s)
+/* ---- Concurrent request/reply (runtime.c K7) -------------------------------------------------------- */
+
+/* Pauses a started kernel and waits until it takes no more messages. */
+static void pause_started(rk_kernel *k)
 {
-    enum { CALLS = 300 };
+    assert_int_equal(wait_started(k), RK_STATE_RUNNING);
+    assert_int_equal(rk_kernel_pause(k), 0);
+    assert_int_equal(wait_state(k, RK_STATE_PAUSED), RK_STATE_PAUSED);
+}
+
+typedef struct caller_arg {
+    rk_kernel *k;
+    uint64_t id;        /* caller id, 1-based */
+    int calls;
+    int slow_every;     /* test_sleeper only: every n-th call sleeps SLOW_US and gives up first (0: never) */
+    int timed_out;      /* calls that returned RK_ETIMEDOUT, as they should */
+    char error[200];    /* the first failure, empty if none */
+} caller_arg;
+
+#define SLOW_US 5000u                /* a slow call's handler sleeps this long... */
+#define SLOW_TIMEOUT RK_TIMEOUT_MS(1) /* ...and its caller gives up after this */
+
+/* Calls a/k a->calls times; each request is (caller id, sequence, mix, sleep in us) and each reply must
+ * carry this caller's own words back. Failures are recorded (cmocka asserts only in the main thread). */
+static void *caller_main(void *p)
+{
+    caller_arg *a = p;
+
+    for (int i = 1; i <= a->calls && a->error[0] == '\0'; i++) {
+        int slow = a->slow_every != 0 && i % a->slow_every == 0, rc;
+        uint64_t req[4] = { a->id, (uint64_t)i, mix64(a->id << 40 ^ (uint64_t)i), slow ? SLOW_US : 0 };
+        uint64_t out[4] = { 0 };
+        rk_msg m = msg_make(RK_TYPE_ID(call), req, sizeof req), r;
+
+        memset(&r, 0, sizeof r);
+        r.payload = out;
+        r.payload_cap = sizeof out;
+        rc = rk_call(a->k, &m, &r, slow ? SLOW_TIMEOUT : TIMEOUT);
+        if (slow && rc == RK_ETIMEDOUT)
+            a->timed_out++;
+        else if (rc != 0)
+            snprintf(a->error, sizeof a->error, "caller %llu call %d: %s", (unsigned long long)a->id, i,
+                     rk_last_error());
+        else if (slow)
+            snprintf(a->error, sizeof a->error, "caller %llu call %d: a %u us handler answered within 1 ms",
+                     (unsigned long long)a->id, i, SLOW_US);
+        else if (memcmp(out, req, sizeof req) != 0 || r.env.payload_len != sizeof req ||
+                 r.env.type_id != RK_TYPE_ID(call) ||
+                 r.env.correlation_id == 0 || !(r.env.flags & RK_ENV_REPLY))
+            snprintf(a->error, sizeof a->error, "caller %llu call %d: got the reply (%llu, %llu) of another",
+                     (unsigned long long)a->id, i, (unsigned long long)out[0], (unsigned long long)out[1]);
+    }
+    return NULL;
+}
+
+/* Runs t callers (slow_every as caller_arg) on k and checks each got its own replies. Returns the number
+ * of calls that timed out. */
+static int run_callers(rk_kernel *k, int t, int calls, int slow_every)
+{
+    caller_arg a[8];
+    pthread_t th[8];
+    int timed_out = 0;
+
+    assert_true(t <= 8);
+    for (int i = 0; i < t; i++) {
+        a[i] = (caller_arg){ .k = k, .id = (uint64_t)i + 1, .calls = calls, .slow_every = slow_every };
+        assert_int_equal(pthread_create(&th[i], NULL, caller_main, &a[i]), 0);
+    }
+    for (int i = 0; i < t; i++) {
+        pthread_join(th[i], NULL);
+        if (a[i].error[0] != '\0')
+            fail_msg("%s", a[i].error);
+        timed_out += a[i].timed_out;
+    }
+    return timed_out;
+}
+
+static void test_call_from_eight_threads(void **s)
+{
+    enum { T = 8, N = 1000 };
+    /* Queues of 4 slots: requests wait for H2K room and replies for K2H room all the time, so callers
+     * block in their sends while another drains (the drainer must never wait on itself). */
+    static const uint32_t capacities[] = { 1024, 4 };
+    rk_kernel_stats st;
+
+    (void)s;
+    for (size_t c = 0; c < sizeof capacities / sizeof capacities[0]; c++) {
+        rk_runtime *rt = rt_new();
+        rk_kernel *k = launch_or_skip(rt, "echo", &(rk_launch_opts){ .flags = RK_LAUNCH_MULTI_PRODUCER,
+                                                                      .queue_capacity = capacities[c] });
+
+        assert_int_equal(run_callers(k, T, N, 0), 0);
+        assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+        assert_int_equal(st.sent, T * N);
+        assert_int_equal(st.received, T * N);
+        assert_int_equal(st.dropped, 0);
+        assert_int_equal(rk_runtime_destroy(rt), 0);
+    }
+}
+
+static void test_call_timeout_drops_late_reply(void **s)
+{
+    rk_runtime *rt = rt_new();
+    rk_kernel *k = launch(rt, "echo", NULL);
+    uint64_t v, out = 0;
+    rk_msg m = msg_make(RK_TYPE_ID(call), &v, sizeof v), r;
+    rk_kernel_stats st;
+
+    (void)s;
+    memset(&r, 0, sizeof r);
+    r.payload = &out;
+    r.payload_cap = sizeof out;
+    pause_started(k);
+    /* Paused: nothing answers. Three calls time out, one gives up at once. */
+    for (v = 1; v <= 3; v++)
+        assert_int_equal(rk_call(k, &m, &r, RK_TIMEOUT_MS(20)), RK_ETIMEDOUT);
+    v = 4;
+    assert_int_equal(rk_call(k, &m, &r, 0), RK_EAGAIN);
+    assert_int_equal(rk_kernel_resume(k), 0);
+    /* The next call drains the four late replies first (K2H is FIFO): dropped, never delivered to it. */
+    v = 5;
+    assert_int_equal(rk_call(k, &m, &r, TIMEOUT), 0);
+    assert_int_equal(out, 5);
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    assert_int_equal(st.dropped, 4);
+    assert_int_equal(st.received, 5);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+static void test_call_concurrent_timeouts(void **s)
+{
+    enum { T = 8, N = 25, SLOW_EVERY = 6 }; /* the last call of each caller is fast */
+    rk_runtime *rt;
+    rk_kernel *k;
+    rk_kernel_stats st;
+    int timed_out;
+
+    (void)s;
+    skip_unless_cpu();
+    rt = rt_new();
+    k = launch(rt, "test_sleeper", &(rk_launch_opts){ .flags = RK_LAUNCH_MULTI_PRODUCER });
+    timed_out = run_callers(k, T, N, SLOW_EVERY);
+    assert_int_equal(timed_out, T * (N / SLOW_EVERY)); /* every slow call, and no fast one */
+    /* Each caller's last call is fast and came after its slow ones, so every late reply was drained by
+     * then (the kernel answers in order): each was dropped exactly once. */
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    assert_int_equal(st.dropped, (uint64_t)timed_out);
+    assert_int_equal(st.received, T * N);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+/* rk_call from `callers` threads at once among the echoes of plain sends (stray replies). */
+static void call_among_strays(int callers, int calls)
+{
     rk_runtime *rt = rt_new();
     rk_kernel *k = launch_or_skip(rt, "echo", &(rk_launch_opts){ .flags = RK_LAUNCH_MULTI_PRODUCER,
                                                                   .queue_capacity = 256 });
@@ -721,27 +887,72 @@ static void test_call_matches_among_stray_replies(void **s)
     rk_kernel_stats st;
     pthread_t t;
 
-    (void)s;
     assert_int_equal(pthread_create(&t, NULL, stray_sender, &a), 0);
-    for (uint64_t i = 0; i < CALLS; i++) {
-        uint64_t v = i * 7 + 1, out = 0;
-        rk_msg m = msg_make(RK_TYPE_ID(call), &v, sizeof v), r;
-
-        memset(&r, 0, sizeof r);
-        r.payload = &out;
-        r.payload_cap = sizeof out;
-        if (rk_call(k, &m, &r, TIMEOUT) != 0)
-            fail_msg("rk_call %llu: %s", (unsigned long long)i, rk_last_error());
-        assert_int_equal(r.env.type_id, RK_TYPE_ID(call));
-        assert_int_equal(out, v);
-        assert_true(r.env.flags & RK_ENV_REPLY);
-    }
+    assert_int_equal(run_callers(k, callers, calls, 0), 0);
     atomic_store(&a.stop, 1);
     pthread_join(t, NULL);
+    /* Whatever a call drains with no call waiting for it is dropped; the rest is still queued. */
     assert_int_equal(rk_kernel_stats_get(k, &st), 0);
-    assert_int_equal(st.sent, a.sent + CALLS);
-    assert_true(st.dropped <= a.sent); /* strays consumed by rk_call; the rest are still queued */
-    assert_int_equal(st.received, st.dropped + CALLS);
+    assert_int_equal(st.sent, a.sent + (uint64_t)callers * calls);
+    assert_true(st.dropped <= a.sent);
+    assert_int_equal(st.received, st.dropped + (uint64_t)callers * calls);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+static void test_call_matches_among_stray_replies(void **s)
+{
+    (void)s;
+    call_among_strays(1, 300);
+    call_among_strays(4, 300);
+}
+
+static void test_call_pending_table_is_bounded(void **s)
+{
+    enum { T = RK_CALL_MAX_PENDING + 1 }; /* one drains, RK_CALL_MAX_PENDING wait */
+    rk_runtime *rt = rt_new();
+    rk_kernel *k = launch_or_skip(rt, "echo", &(rk_launch_opts){ .flags = RK_LAUNCH_MULTI_PRODUCER,
+                                                                  .queue_capacity = 2 * RK_CALL_MAX_PENDING });
+    caller_arg *a = calloc(T, sizeof *a);
+    pthread_t *t = calloc(T, sizeof *t);
+    uint64_t v = 0, out;
+    rk_msg m = msg_make(RK_TYPE_ID(call), &v, sizeof v), r;
+    rk_kernel_stats st;
+    pthread_attr_t attr;
+    int64_t deadline = now_ns() + TIMEOUT;
+    struct timespec tick = { 0, 1000000 };
+
+    (void)s;
+    assert_non_null(a);
+    assert_non_null(t);
+    memset(&r, 0, sizeof r);
+    r.payload = &out;
+    r.payload_cap = sizeof out;
+    pause_started(k);
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, 256 * 1024), 0); /* a thousand threads */
+    for (int i = 0; i < T; i++) {
+        a[i] = (caller_arg){ .k = k, .id = (uint64_t)i + 1, .calls = 1 };
+        assert_int_equal(pthread_create(&t[i], &attr, caller_main, &a[i]), 0);
+    }
+    pthread_attr_destroy(&attr);
+    /* Every request is queued (the kernel is paused): the table is full. */
+    do {
+        nanosleep(&tick, NULL);
+        assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    } while (st.sent < T && now_ns() < deadline);
+    assert_int_equal(st.sent, T);
+    assert_int_equal(rk_call(k, &m, &r, TIMEOUT), RK_ELIMIT);
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    assert_int_equal(st.sent, T); /* a failed call sent nothing */
+    assert_int_equal(rk_kernel_resume(k), 0);
+    for (int i = 0; i < T; i++) {
+        pthread_join(t[i], NULL);
+        if (a[i].error[0] != '\0')
+            fail_msg("%s", a[i].error);
+    }
+    assert_int_equal(rk_call(k, &m, &r, TIMEOUT), 0); /* room again */
+    free(a);
+    free(t);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
@@ -1056,6 +1267,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_batch_send_recv),
         cmocka_unit_test(test_zero_copy_reserve_commit_peek_release),
         cmocka_unit_test(test_call_matches_among_stray_replies),
+        cmocka_unit_test(test_call_from_eight_threads),
+        cmocka_unit_test(test_call_timeout_drops_late_reply),
+        cmocka_unit_test(test_call_concurrent_timeouts),
+        cmocka_unit_test(test_call_pending_table_is_bounded),
         cmocka_unit_test(test_counter_state_persists),
         cmocka_unit_test(test_multi_producer_four_threads),
         cmocka_unit_test(test_backpressure_drops_nothing),

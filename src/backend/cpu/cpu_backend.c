@@ -67,6 +67,14 @@
  *       A sender touches the destination's actor (inbox, scheduled, pool) only inside its K6 window, after
  *       it saw `closing` == 0, and closes the window after X5; terminate waits for every window, and the
  *       actor is released only after terminate, so no sender touches a released actor.
+ *   S12 Publications (k2k.h) are all or nothing. A publication opens the K6 window of every subscriber and
+ *       reserves one inbox slot in each (in ascending address order) before it writes any; if an inbox is
+ *       full it turns the slots it holds into RK_ENV_SYSTEM no-ops (a claimed MPSC slot cannot be given
+ *       back: the consumer waits for it in order) and delivers nothing. It never waits while it holds a
+ *       window or a slot, so terminate's wait for the windows (S11) stays short, and two publications that
+ *       reserve in each other's subscribers cannot wait for each other: a host publication waits for room
+ *       only between attempts, holding nothing. Each slot is committed and its actor woken (X5) before its
+ *       window closes, as for a send.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -492,6 +500,245 @@ int rk_actor_send(rk_actor_ctx *ctx, rk_addr dest, uint64_t type_id, const void 
     return rk_actor_send_ex(ctx, dest, type_id, 0, 0, payload, len);
 }
 
+/* ---- Publications (S12; k2k.h) ---------------------------------------------------------------------- */
+
+/** One subscriber of a publication while it is being delivered. */
+typedef struct rk__pub_dest {
+    rk_kernel *dk;       /* the subscriber's kernel (P4 in k2k.c: launched, of this runtime) */
+    rk_envelope *e;      /* the inbox slot reserved in this attempt, NULL if none */
+    uint64_t pos;        /* its position */
+} rk__pub_dest;
+
+/** Who publishes: the fields every delivery of one publication shares. */
+typedef struct rk__pub_src {
+    rk_addr source;
+    rk_hlc_ts hlc;
+    uint64_t seq;
+} rk__pub_src;
+
+/* Finds every subscriber's kernel and checks that the message fits it. Returns 0 or RK_EMSGSIZE (nothing
+ * touched: a publication that fits nobody's slot fails as a whole). */
+static int rk__pub_dests(rk_runtime *rt, const rk__publication *p, rk__pub_dest *d, const char *fn)
+{
+    uint32_t need = RK_TOPIC_HDR_SIZE(p->topic_len) + p->len;
+
+    if (need < p->len)
+        return rk__err(RK_EMSGSIZE, "%s: a payload of %u bytes is too large", fn, p->len);
+    for (uint32_t i = 0; i < p->nsubs; i++) {
+        rk_kernel *dk = rk__kdir_lookup(rt, RK_ADDR_KERNEL(p->subs[i]));
+
+        d[i] = (rk__pub_dest){ .dk = dk };
+        if (dk != NULL && need > rk_payload_max(dk->opts.slot_size))
+            return rk__err(RK_EMSGSIZE, "%s: the topic header and %u bytes of payload need %u bytes; kernel %u "
+                           "takes at most %u", fn, p->len, need, dk->id, rk_payload_max(dk->opts.slot_size));
+    }
+    return 0;
+}
+
+/* Fills the reserved slot of d as the delivery of p, or as a no-op when deliver is 0; publishes it, wakes
+ * the subscriber (X5, S9) and closes the window (S11, S12). */
+static void rk__pub_commit(const rk__publication *p, const rk__pub_src *src, rk__pub_dest *d, rk_addr dest,
+                           int deliver)
+{
+    rk__cpu_actor *da = d->dk->backend_data; /* inside the window (S11) */
+    rk_envelope *e = d->e;
+    uint32_t hdr = RK_TOPIC_HDR_SIZE(p->topic_len);
+
+    e->magic = RK_ENVELOPE_MAGIC;
+    e->version = RK_ABI_VERSION;
+    e->flags = deliver ? RK_ENV_TOPIC : RK_ENV_SYSTEM;
+    e->payload_len = deliver ? hdr + p->len : 0;
+    e->type_id = deliver ? p->type_id : 0;
+    e->correlation_id = 0;
+    e->source = src->source;
+    e->dest = dest;
+    e->hlc = src->hlc;
+    e->seq = src->seq;
+    if (deliver) {
+        rk__topic_hdr_write(rk_envelope_payload(e), p);
+        if (p->len > 0)
+            memcpy((uint8_t *)rk_envelope_payload(e) + hdr, p->payload, p->len);
+    }
+    (void)rk_queue_commit_mpsc(da->k2k, d->pos); /* R3 in queue.c */
+    /* X5 (S9), as in rk__k2k_send(): pairs with X2 in rk__cpu_idle(). A no-op slot wakes it too, so that it
+     * is consumed and its room given back soon. */
+    if (atomic_exchange_explicit(&da->scheduled, 1, memory_order_acq_rel) == 0)
+        rk__cpu_push(da);
+    d->e = NULL;
+    /* Release: pairs with terminate's seq_cst load of k2k_inflight (K6), as in rk__k2k_send(). */
+    atomic_fetch_sub_explicit(&d->dk->k2k_inflight, 1, memory_order_release);
+}
+
+/* One attempt (S12): reserves a slot in every live subscriber's inbox, then fills and commits them all.
+ * Returns 0 with info counting the outcome; RK_EAGAIN with *full set to the index of the first full inbox
+ * (without RK_PUBLISH_DROP_IF_FULL), after withdrawing every slot it held: nothing was delivered. */
+static int rk__pub_attempt(const rk__publication *p, const rk__pub_src *src, rk__pub_dest *d,
+                           rk_publish_info *info, uint32_t *full)
+{
+    int drop = (p->flags & RK_PUBLISH_DROP_IF_FULL) != 0;
+    uint32_t i, n = p->nsubs;
+
+    info->delivered = info->dropped = info->closed = 0;
+    for (i = 0; i < n; i++) {
+        rk_kernel *dk = d[i].dk;
+        void *slot;
+
+        if (dk == NULL) { /* cannot happen (P4); skipped like a closed subscriber if it did */
+            info->closed++;
+            continue;
+        }
+        /* K6 (runtime.c): seq_cst, pairs with the exchange of closing and the load of k2k_inflight in
+         * rk_kernel_terminate(). The window stays open until rk__pub_commit() (S12). */
+        atomic_fetch_add_explicit(&dk->k2k_inflight, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&dk->closing, memory_order_seq_cst) != 0) {
+            atomic_fetch_sub_explicit(&dk->k2k_inflight, 1, memory_order_release);
+            info->closed++;
+            continue;
+        }
+        if (rk_queue_reserve_mpsc(((rk__cpu_actor *)dk->backend_data)->k2k, &slot, &d[i].pos) != 0) {
+            atomic_fetch_sub_explicit(&dk->k2k_inflight, 1, memory_order_release);
+            if (drop) {
+                info->dropped++;
+                continue;
+            }
+            *full = i;
+            for (uint32_t j = 0; j < i; j++) /* withdraw: nothing is delivered */
+                if (d[j].e != NULL)
+                    rk__pub_commit(p, src, &d[j], p->subs[j], 0);
+            return RK_EAGAIN;
+        }
+        d[i].e = slot;
+    }
+    for (i = 0; i < n; i++) {
+        if (d[i].e != NULL) {
+            rk__pub_commit(p, src, &d[i], p->subs[i], 1);
+            info->delivered++;
+        }
+    }
+    return 0;
+}
+
+/* Whether the inbox of d has room now, or its kernel is closing (the next attempt skips it). Looks at the
+ * actor inside a window (S11). */
+static int rk__pub_room(rk__pub_dest *d)
+{
+    rk_queue *q;
+    int room;
+
+    atomic_fetch_add_explicit(&d->dk->k2k_inflight, 1, memory_order_seq_cst); /* K6 */
+    if (atomic_load_explicit(&d->dk->closing, memory_order_seq_cst) != 0) {
+        room = 1;
+    } else {
+        q = ((rk__cpu_actor *)d->dk->backend_data)->k2k;
+        room = rk_queue_size(q) < rk_queue_capacity(q); /* a hint: the next attempt decides */
+    }
+    atomic_fetch_sub_explicit(&d->dk->k2k_inflight, 1, memory_order_release);
+    return room;
+}
+
+/* Delivers a publication from src: once, or (wait != 0) re-trying until the deadline of b whenever the inbox
+ * that was full has room again. Returns the number delivered or an error (S12). */
+static int rk__pub_deliver(rk_runtime *rt, const rk__publication *p, const rk__pub_src *src, rk_backoff *b,
+                           rk_publish_info *info, const char *fn)
+{
+    rk__pub_dest stack[32], *d = stack;
+    uint32_t full = 0;
+    int rc;
+
+    if (p->nsubs > 32 && (d = malloc((size_t)p->nsubs * sizeof *d)) == NULL)
+        return rk__err(RK_ENOMEM, "%s: cannot allocate %u delivery records", fn, p->nsubs);
+    if ((rc = rk__pub_dests(rt, p, d, fn)) != 0)
+        goto out;
+    while ((rc = rk__pub_attempt(p, src, d, info, &full)) == RK_EAGAIN && b != NULL) {
+        int waited = 0;
+
+        while (!rk__pub_room(&d[full]) && (waited = rk_backoff_wait(b)) == 0)
+            ;
+        if (waited != 0)
+            break; /* the deadline passed: rc is RK_EAGAIN */
+    }
+    if (rc == 0)
+        rc = (int)info->delivered;
+    else if (b != NULL) /* RK_EAGAIN after the deadline */
+        rc = rk__err(RK_ETIMEDOUT, "%s: the inbox of kernel %u (subscriber %u of %u) stayed full; nothing was "
+                     "delivered", fn, d[full].dk->id, full + 1, p->nsubs);
+out:
+    if (d != stack)
+        free(d);
+    return rc;
+}
+
+/* rk_backend_ops.publish: a host publication, stamped with the host clock (k2k.h). */
+static int rk__cpu_publish_host(rk_runtime *rt, const rk__publication *p, int64_t timeout_ns,
+                                rk_publish_info *info)
+{
+    rk__pub_src src = { .source = RK_ADDR_HOST };
+    rk_backoff b;
+    int rc;
+
+    /* Relaxed: the number only has to be unique and increase along each publishing thread. */
+    src.seq = atomic_fetch_add_explicit(&rt->pub_seq, 1, memory_order_relaxed) + 1;
+    (void)rk_hlc_now(&rt->hlc, &src.hlc); /* cannot fail short of the year 2554 */
+    if ((p->flags & RK_PUBLISH_DROP_IF_FULL) || timeout_ns == 0) {
+        rc = rk__pub_deliver(rt, p, &src, NULL, info, "rk_publish");
+        return rc == RK_EAGAIN ? rk__err(RK_EAGAIN, "rk_publish: a subscriber's inbox is full; nothing was "
+                                         "delivered") : rc;
+    }
+    rk_backoff_init(&b, timeout_ns);
+    return rk__pub_deliver(rt, p, &src, &b, info, "rk_publish");
+}
+
+int rk_actor_publish_ex(rk_actor_ctx *ctx, const char *topic, uint64_t type_id, uint32_t flags,
+                        const void *payload, uint32_t len, rk_publish_info *info)
+{
+    rk_addr buf[32];
+    rk__publication p;
+    rk_publish_info local;
+    rk__pub_src src;
+    rk__cpu_actor *a;
+    int n;
+
+    if (info == NULL)
+        info = &local;
+    memset(info, 0, sizeof *info);
+    if (ctx == NULL)
+        return rk__err(RK_EINVAL, "rk_actor_publish: ctx is NULL");
+    a = ctx->a;
+    n = rk__publication_route(a->k->rt, topic, type_id, flags, payload, len, buf, 32, &p, "rk_actor_publish");
+    if (n <= 0)
+        return n; /* an error, or nobody subscribes */
+    info->matched = p.nsubs;
+    src.source = RK_ADDR(a->k->id, ctx->instance);
+    rk__cpu_stamp(a, &src.hlc); /* one event: every delivery carries this stamp and number */
+    src.seq = ++a->k2k_seq;
+    n = rk__pub_deliver(a->k->rt, &p, &src, NULL, info, "rk_actor_publish");
+    rk__publication_done(&p, buf);
+    a->k2k_out += info->delivered;
+    a->dropped += info->dropped;
+    return n;
+}
+
+int rk_actor_publish(rk_actor_ctx *ctx, const char *topic, uint64_t type_id, const void *payload, uint32_t len)
+{
+    return rk_actor_publish_ex(ctx, topic, type_id, 0, payload, len, NULL);
+}
+
+int rk_actor_subscribe(rk_actor_ctx *ctx, const char *filter)
+{
+    if (ctx == NULL)
+        return rk__err(RK_EINVAL, "rk_actor_subscribe: ctx is NULL");
+    return rk__topic_subscribe(ctx->a->k->rt, ctx->a->k, RK_ADDR(ctx->a->k->id, ctx->instance), filter,
+                               "rk_actor_subscribe");
+}
+
+int rk_actor_unsubscribe(rk_actor_ctx *ctx, const char *filter)
+{
+    if (ctx == NULL)
+        return rk__err(RK_EINVAL, "rk_actor_unsubscribe: ctx is NULL");
+    return rk__topic_unsubscribe(ctx->a->k->rt, RK_ADDR(ctx->a->k->id, ctx->instance), filter,
+                                 "rk_actor_unsubscribe");
+}
+
 int rk_actor_resolve(rk_actor_ctx *ctx, const char *endpoint, rk_addr *out)
 {
     if (ctx == NULL)
@@ -748,6 +995,7 @@ static rk__cpu_run_result rk__cpu_stop(rk__cpu_actor *a)
         (void)rk_queue_commit_spsc(&a->out, 0); /* withdraw the slot reserved ahead */
         a->out_open = 0;
     }
+    rk__topic_forget(a->k->rt, a->k->id); /* P3 in k2k.c: terminate was seen, so `closing` is set */
     rk__cpu_set_state(a, RK_STATE_STOPPED); /* last access to the region by this backend */
     return RK__RUN_STOPPED;
 }
@@ -1232,4 +1480,5 @@ const rk_backend_ops rk__cpu_backend_ops = {
     .wait_stopped = rk__cpu_wait_stopped,
     .poll = NULL,
     .release = rk__cpu_release,
+    .publish = rk__cpu_publish_host,
 };
