@@ -286,93 +286,32 @@ RK_REGISTER_ACTOR(k2k_asker, asker, 0)
 
 /* ---- Helpers ----------------------------------------------------------------------------------------- */
 
-static rk_runtime *rt_new(void)
-{
-    rk_runtime *rt = NULL;
-    rk_runtime_opts o = { .backend = RK_BACKEND_CPU, .workers = WORKERS };
-
-    if (rk_runtime_create(&rt, &o) != 0)
-        fail_msg("rk_runtime_create: %s", rk_last_error());
-    return rt;
-}
+/* The shared helpers (t_runtime, t_launch, t_send, t_call, t_recv, t_final_stats). */
+#include "actor_test_helpers.h"
 
 static rk_kernel *launch(rk_runtime *rt, const char *name, uint32_t capacity)
 {
-    rk_launch_opts o = { .queue_capacity = capacity };
-    rk_kernel *k = NULL;
-
-    if (rk_kernel_launch(rt, name, &o, &k) != 0)
-        fail_msg("rk_kernel_launch(%s): %s", name, rk_last_error());
-    return k;
-}
-
-static void send_to(rk_kernel *k, uint64_t type, const void *payload, uint32_t len)
-{
-    rk_msg m = { .env = { .type_id = type, .payload_len = len }, .payload = (void *)payload };
-
-    if (rk_send(k, &m, TIMEOUT) != 0)
-        fail_msg("rk_send: %s", rk_last_error());
-}
-
-/* rk_call with a reply of up to cap bytes into out; returns the reply's payload length. */
-static uint32_t call(rk_kernel *k, uint64_t type, const void *payload, uint32_t len, void *out, uint32_t cap)
-{
-    rk_msg m = { .env = { .type_id = type, .payload_len = len }, .payload = (void *)payload }, reply;
-
-    memset(&reply, 0, sizeof reply);
-    reply.payload = out;
-    reply.payload_cap = cap;
-    if (rk_call(k, &m, &reply, TIMEOUT) != 0)
-        fail_msg("rk_call: %s", rk_last_error());
-    return reply.env.payload_len;
-}
-
-/* Receives one message of exactly len bytes into out; returns its envelope. */
-static rk_envelope recv_from(rk_kernel *k, void *out, uint32_t len)
-{
-    rk_msg r;
-
-    memset(&r, 0, sizeof r);
-    r.payload = out;
-    r.payload_cap = len;
-    if (rk_recv(k, &r, TIMEOUT) != 0)
-        fail_msg("rk_recv: %s", rk_last_error());
-    assert_int_equal(r.env.payload_len, len);
-    return r.env;
-}
-
-/* The kernel's final statistics: a kernel publishes its counters at the end of an activation, after the
- * replies the host may already have received, so tests read them once it stopped. */
-static rk_kernel_stats final_stats(rk_kernel *k)
-{
-    rk_kernel_stats st;
-    int rc = rk_kernel_terminate(k, TIMEOUT);
-
-    if (rc != 0 && rc != RK_ECLOSED)
-        fail_msg("rk_kernel_terminate: %s", rk_last_error());
-    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
-    assert_int_equal(st.state, RK_STATE_STOPPED);
-    return st;
+    return t_launch(rt, name, capacity, 0);
 }
 
 static void assert_no_errors(rk_kernel *k)
 {
-    rk_kernel_stats st = final_stats(k);
+    rk_kernel_stats st = t_final_stats(k);
 
     if (st.errors != 0)
         fail_msg("kernel %u ('%s') counted %llu errors, last %s", st.kernel_id, st.name,
                  (unsigned long long)st.errors, rk_err_name(st.last_error));
 }
 
-static uint64_t k2k_in(rk_kernel *k) { return final_stats(k).k2k_in; }
+static uint64_t k2k_in(rk_kernel *k) { return t_final_stats(k).k2k_in; }
 
-static uint64_t k2k_out(rk_kernel *k) { return final_stats(k).k2k_out; }
+static uint64_t k2k_out(rk_kernel *k) { return t_final_stats(k).k2k_out; }
 
 /* ---- Endpoints --------------------------------------------------------------------------------------- */
 
 static void test_endpoint_errors(void **s)
 {
-    rk_runtime *rt = rt_new(), *other = rt_new();
+    rk_runtime *rt = t_runtime(), *other = t_runtime();
     rk_kernel *k = launch(rt, "echo", 0), *k2 = launch(rt, "echo", 0), *ko = launch(other, "echo", 0);
     char long_name[RK_ENDPOINT_NAME_MAX + 2];
     rk_addr a = 0;
@@ -439,7 +378,7 @@ static void *ep_thread(void *p)
 
 static void test_endpoints_thread_safe(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *k = launch(rt, "echo", 0);
     ep_thread_arg args[4];
     pthread_t th[4];
@@ -465,7 +404,7 @@ static void test_endpoints_thread_safe(void **s)
  * (so no inbox ever fills), and receives them from the last stage. */
 static void run_chain(int n, uint64_t count, uint64_t window)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *k[MAX_HOPS];
     uint64_t sent = 0, got = 0;
     char name[RK_ENDPOINT_NAME_MAX + 1];
@@ -479,7 +418,7 @@ static void run_chain(int n, uint64_t count, uint64_t window)
         memset(name, 0, sizeof name);
         if (i + 1 < n)
             snprintf(name, sizeof name, "stage%d", i + 1);
-        (void)call(k[i], T_CONFIG, name, sizeof name, NULL, 0);
+        (void)t_call(k[i], T_CONFIG, name, sizeof name, NULL, 0);
     }
     while (got < count) {
         while (sent < count && sent - got < window) {
@@ -487,10 +426,10 @@ static void run_chain(int n, uint64_t count, uint64_t window)
 
             memset(&t, 0, sizeof t);
             t.seq = sent++;
-            send_to(k[0], T_DATA, &t, sizeof t);
+            t_send(k[0], T_DATA, &t, sizeof t);
         }
         trail t;
-        rk_envelope e = recv_from(k[n - 1], &t, sizeof t);
+        rk_envelope e = t_recv(k[n - 1], &t, sizeof t);
 
         assert_int_equal(t.seq, got); /* order kept, none lost, none twice */
         assert_int_equal(t.hops, (uint32_t)n);
@@ -524,7 +463,7 @@ static void test_chain_of_8(void **s)
 
 static void test_fan_out_to_four(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *src = launch(rt, "k2k_fanout", 0), *dst[4];
     rk_addr to[4];
     char none[RK_ENDPOINT_NAME_MAX + 1] = { 0 };
@@ -534,18 +473,18 @@ static void test_fan_out_to_four(void **s)
     for (int i = 0; i < 4; i++) {
         dst[i] = launch(rt, "k2k_fwd", 0);
         to[i] = rk_kernel_addr(dst[i]);
-        (void)call(dst[i], T_CONFIG, none, sizeof none, NULL, 0); /* last stage: to the host */
+        (void)t_call(dst[i], T_CONFIG, none, sizeof none, NULL, 0); /* last stage: to the host */
     }
-    (void)call(src, T_CONFIG, to, sizeof to, NULL, 0);
+    (void)t_call(src, T_CONFIG, to, sizeof to, NULL, 0);
     for (uint64_t n = 0; n < count; n++) {
         trail t;
 
         memset(&t, 0, sizeof t);
         t.seq = n;
-        send_to(src, T_DATA, &t, sizeof t);
+        t_send(src, T_DATA, &t, sizeof t);
         for (int i = 0; i < 4; i++) {
             trail r;
-            rk_envelope e = recv_from(dst[i], &r, sizeof r);
+            rk_envelope e = t_recv(dst[i], &r, sizeof r);
 
             assert_int_equal(r.seq, n);
             assert_int_equal(r.hops, 2);
@@ -568,26 +507,26 @@ static void test_fan_out_to_four(void **s)
  * checks per-sender order and reports when it has all. Returns the RK_EAGAIN count the senders saw. */
 static uint64_t run_fan_in(uint32_t senders, uint64_t count, uint32_t sink_capacity)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *sk = launch(rt, "k2k_sink", sink_capacity), *b[SINK_SENDERS];
     uint64_t total = senders * count, next[SINK_SENDERS], eagain = 0;
 
-    (void)call(sk, T_CONFIG, &total, sizeof total, NULL, 0);
+    (void)t_call(sk, T_CONFIG, &total, sizeof total, NULL, 0);
     for (uint32_t i = 0; i < senders; i++)
         b[i] = launch(rt, "k2k_burst", 0);
     for (uint32_t i = 0; i < senders; i++) {
         burst_cmd c = { .dest = rk_kernel_addr(sk), .count = count, .sender = i };
 
-        send_to(b[i], T_DATA, &c, sizeof c);
+        t_send(b[i], T_DATA, &c, sizeof c);
     }
     for (uint32_t i = 0; i < senders; i++) {
         burst_done d;
 
-        (void)recv_from(b[i], &d, sizeof d);
+        (void)t_recv(b[i], &d, sizeof d);
         assert_int_equal(d.sent, count);
         eagain += d.eagain;
     }
-    (void)recv_from(sk, next, sizeof next);
+    (void)t_recv(sk, next, sizeof next);
     for (uint32_t i = 0; i < senders; i++)
         assert_int_equal(next[i], count); /* every item, in order (the sink checked each) */
     assert_no_errors(sk);
@@ -620,7 +559,7 @@ static void test_backpressure_tiny_inbox(void **s)
 
 static void test_ring_of_four(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *k[4];
     token t = { .count = 0, .limit = 10000 };
     uint64_t in = 0;
@@ -631,10 +570,10 @@ static void test_ring_of_four(void **s)
     for (int i = 0; i < 4; i++) {
         rk_addr next = rk_kernel_addr(k[(i + 1) % 4]);
 
-        (void)call(k[i], T_CONFIG, &next, sizeof next, NULL, 0);
+        (void)t_call(k[i], T_CONFIG, &next, sizeof next, NULL, 0);
     }
-    send_to(k[0], T_DATA, &t, sizeof t);
-    (void)recv_from(k[(t.limit - 1) % 4], &t, sizeof t); /* the actor that counts to the limit */
+    t_send(k[0], T_DATA, &t, sizeof t);
+    (void)t_recv(k[(t.limit - 1) % 4], &t, sizeof t); /* the actor that counts to the limit */
     assert_int_equal(t.count, 10000);
     for (int i = 0; i < 4; i++) {
         assert_no_errors(k[i]);
@@ -648,35 +587,35 @@ static void test_ring_of_four(void **s)
 
 static void test_k2k_reply_goes_back_to_the_kernel(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *ask = launch(rt, "k2k_asker", 0), *echo = launch(rt, "echo", 0), *sk = launch(rt, "k2k_sink", 0);
     ask_cmd c = { .dest = rk_kernel_addr(echo), .type = T_DATA, .value = 1234 };
     ask_result r;
     rk_kernel_stats st;
 
     (void)s;
-    send_to(ask, T_ASK, &c, sizeof c);
-    (void)recv_from(ask, &r, sizeof r);
+    t_send(ask, T_ASK, &c, sizeof c);
+    (void)t_recv(ask, &r, sizeof r);
     assert_int_equal(r.correlation_id, 42);
     assert_int_equal(r.source, rk_kernel_addr(echo));
     assert_int_equal(r.flags, RK_ENV_REPLY);
     assert_int_equal(r.payload, 1234);
 
     /* The built-in echo answered with rk_actor_reply, which went over K2K: nothing reached the host. */
-    st = final_stats(echo);
+    st = t_final_stats(echo);
     assert_int_equal(st.msgs_out, 0);
     assert_int_equal(st.k2k_in, 1);
     assert_int_equal(st.k2k_out, 1);
 
     /* A failing handler's error reply goes back over K2K too (the sink fails a payload of 8 bytes). */
     c.dest = rk_kernel_addr(sk);
-    send_to(ask, T_ASK, &c, sizeof c);
-    (void)recv_from(ask, &r, sizeof r);
+    t_send(ask, T_ASK, &c, sizeof c);
+    (void)t_recv(ask, &r, sizeof r);
     assert_int_equal(r.correlation_id, 42);
     assert_int_equal(r.source, rk_kernel_addr(sk));
     assert_int_equal(r.flags, RK_ENV_REPLY | RK_ENV_ERROR);
     assert_int_equal(r.code, RK_EINVAL);
-    st = final_stats(sk);
+    st = t_final_stats(sk);
     assert_int_equal(st.errors, 1);
     assert_int_equal(st.msgs_out, 0);
     assert_int_equal(st.k2k_out, 1);
@@ -691,13 +630,13 @@ static int32_t probe(rk_kernel *p, rk_addr dest, uint32_t len, uint32_t flags)
     probe_cmd c = { .dest = dest, .len = len, .flags = flags };
     int32_t rc;
 
-    assert_int_equal(call(p, T_DATA, &c, sizeof c, &rc, sizeof rc), sizeof rc);
+    assert_int_equal(t_call(p, T_DATA, &c, sizeof c, &rc, sizeof rc), sizeof rc);
     return rc;
 }
 
 static void test_send_errors(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *p = launch(rt, "k2k_prober", 0), *t = launch(rt, "k2k_sink", 0);
     rk_addr ta = rk_kernel_addr(t);
 
@@ -719,7 +658,7 @@ static void test_send_errors(void **s)
 
 static void test_terminate_drains_accepted_k2k(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *sk = launch(rt, "k2k_sink", 0), *b = launch(rt, "k2k_burst", 0);
     uint64_t total = 500, next[SINK_SENDERS];
     burst_cmd c = { .dest = rk_kernel_addr(sk), .count = total, .sender = 0 };
@@ -728,19 +667,19 @@ static void test_terminate_drains_accepted_k2k(void **s)
     struct timespec tick = { 0, 100000 };
 
     (void)s;
-    (void)call(sk, T_CONFIG, &total, sizeof total, NULL, 0);
+    (void)t_call(sk, T_CONFIG, &total, sizeof total, NULL, 0);
     assert_int_equal(rk_kernel_pause(sk), 0); /* the sink takes nothing: the items stay in its inbox */
     while (rk_kernel_state_get(sk) != RK_STATE_PAUSED && rk_monotonic_ns() < deadline)
         nanosleep(&tick, NULL);
     assert_int_equal(rk_kernel_state_get(sk), RK_STATE_PAUSED);
-    send_to(b, T_DATA, &c, sizeof c);
-    (void)recv_from(b, &d, sizeof d); /* all 500 accepted (the inbox holds 1024) */
+    t_send(b, T_DATA, &c, sizeof c);
+    (void)t_recv(b, &d, sizeof d); /* all 500 accepted (the inbox holds 1024) */
     assert_int_equal(d.sent, total);
     assert_int_equal(d.eagain, 0);
     assert_int_equal(rk_kernel_terminate(sk, TIMEOUT), 0); /* drains the inbox, then stops */
     assert_int_equal(rk_kernel_state_get(sk), RK_STATE_STOPPED);
     assert_int_equal(k2k_in(sk), total);
-    (void)recv_from(sk, next, sizeof next); /* its report, produced while draining */
+    (void)t_recv(sk, next, sizeof next); /* its report, produced while draining */
     assert_int_equal(next[0], total);
     assert_no_errors(sk);
     assert_int_equal(rk_runtime_destroy(rt), 0);
@@ -750,7 +689,7 @@ static void test_terminate_drains_accepted_k2k(void **s)
 
 static void test_ping_pong_rate(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *a = launch(rt, "k2k_ring", 0), *b = launch(rt, "k2k_ring", 0);
     rk_addr aa = rk_kernel_addr(a), ba = rk_kernel_addr(b);
     const char *env = getenv("RK_K2K_PINGPONG");
@@ -759,11 +698,11 @@ static void test_ping_pong_rate(void **s)
     int64_t t0, t1;
 
     (void)s;
-    (void)call(a, T_CONFIG, &ba, sizeof ba, NULL, 0);
-    (void)call(b, T_CONFIG, &aa, sizeof aa, NULL, 0);
+    (void)t_call(a, T_CONFIG, &ba, sizeof ba, NULL, 0);
+    (void)t_call(b, T_CONFIG, &aa, sizeof aa, NULL, 0);
     t0 = rk_monotonic_ns();
-    send_to(a, T_DATA, &t, sizeof t);
-    (void)recv_from(b, &t, sizeof t); /* count 2n is reached on b */
+    t_send(a, T_DATA, &t, sizeof t);
+    (void)t_recv(b, &t, sizeof t); /* count 2n is reached on b */
     t1 = rk_monotonic_ns();
     assert_int_equal(t.count, 2 * n);
     printf("k2k ping-pong: %llu round trips in %.1f ms: %.0f ns per round trip, %.2f M msg/s (%u workers)\n",

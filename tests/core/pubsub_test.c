@@ -251,67 +251,23 @@ RK_REGISTER_ACTOR(ps_chain, chain, sizeof(chain_cfg))
 
 /* ---- Helpers ----------------------------------------------------------------------------------------- */
 
-static rk_runtime *rt_new(void)
-{
-    rk_runtime *rt = NULL;
-    rk_runtime_opts o = { .backend = RK_BACKEND_CPU, .workers = WORKERS };
-
-    if (rk_runtime_create(&rt, &o) != 0)
-        fail_msg("rk_runtime_create: %s", rk_last_error());
-    return rt;
-}
-
-static rk_kernel *launch(rk_runtime *rt, const char *name, uint32_t capacity, uint32_t slot)
-{
-    rk_launch_opts o = { .queue_capacity = capacity, .slot_size = slot };
-    rk_kernel *k = NULL;
-
-    if (rk_kernel_launch(rt, name, &o, &k) != 0)
-        fail_msg("rk_kernel_launch(%s): %s", name, rk_last_error());
-    return k;
-}
-
-static void send_to(rk_kernel *k, uint64_t type, const void *payload, uint32_t len)
-{
-    rk_msg m = { .env = { .type_id = type, .payload_len = len }, .payload = (void *)payload };
-
-    if (rk_send(k, &m, TIMEOUT) != 0)
-        fail_msg("rk_send: %s", rk_last_error());
-}
-
-/* rk_call with a reply of up to cap bytes into out; returns the reply's payload length. */
-static uint32_t call(rk_kernel *k, uint64_t type, const void *payload, uint32_t len, void *out, uint32_t cap)
-{
-    rk_msg m = { .env = { .type_id = type, .payload_len = len }, .payload = (void *)payload }, reply;
-
-    memset(&reply, 0, sizeof reply);
-    reply.payload = out;
-    reply.payload_cap = cap;
-    if (rk_call(k, &m, &reply, TIMEOUT) != 0)
-        fail_msg("rk_call: %s", rk_last_error());
-    return reply.env.payload_len;
-}
+/* The shared helpers (t_runtime, t_launch, t_send, t_call, t_recv, t_final_stats). */
+#include "actor_test_helpers.h"
 
 /* Receives one message of exactly len bytes and type `type` into out; returns its envelope. */
 static rk_envelope recv_from(rk_kernel *k, uint64_t type, void *out, uint32_t len)
 {
-    rk_msg r;
+    rk_envelope e = t_recv(k, out, len);
 
-    memset(&r, 0, sizeof r);
-    r.payload = out;
-    r.payload_cap = len;
-    if (rk_recv(k, &r, TIMEOUT) != 0)
-        fail_msg("rk_recv: %s", rk_last_error());
-    assert_true(r.env.type_id == type);
-    assert_int_equal(r.env.payload_len, len);
-    return r.env;
+    assert_true(e.type_id == type);
+    return e;
 }
 
 static void rec_config(rk_kernel *k, uint32_t echo, uint64_t expected)
 {
     rec_cfg c = { .echo = echo, .expected = expected };
 
-    (void)call(k, T_CONFIG, &c, sizeof c, NULL, 0);
+    (void)t_call(k, T_CONFIG, &c, sizeof c, NULL, 0);
 }
 
 /* Subscribes recorder k to filter from inside its handler (rk_actor_subscribe); returns the result. */
@@ -319,7 +275,7 @@ static int32_t actor_sub(rk_kernel *k, uint64_t type, const char *filter)
 {
     int32_t rc = 0;
 
-    assert_int_equal(call(k, type, filter, (uint32_t)strlen(filter) + 1, &rc, sizeof rc), sizeof rc);
+    assert_int_equal(t_call(k, type, filter, (uint32_t)strlen(filter) + 1, &rc, sizeof rc), sizeof rc);
     return rc;
 }
 
@@ -346,20 +302,16 @@ static pub_done actor_publish(rk_kernel *pk, const char *topic, uint32_t publish
     pub_done d;
 
     snprintf(c.topic, sizeof c.topic, "%s", topic);
-    send_to(pk, T_DATA, &c, sizeof c);
+    t_send(pk, T_DATA, &c, sizeof c);
     (void)recv_from(pk, T_DONE, &d, sizeof d);
     return d;
 }
 
-static rk_kernel_stats final_stats(rk_kernel *k)
+/* Final statistics of a stopped kernel that must have counted no handler error. */
+static rk_kernel_stats final_stats_clean(rk_kernel *k)
 {
-    rk_kernel_stats st;
-    int rc = rk_kernel_terminate(k, TIMEOUT);
+    rk_kernel_stats st = t_final_stats(k);
 
-    if (rc != 0 && rc != RK_ECLOSED)
-        fail_msg("rk_kernel_terminate: %s", rk_last_error());
-    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
-    assert_int_equal(st.state, RK_STATE_STOPPED);
     if (st.errors != 0)
         fail_msg("kernel %u ('%s') counted %llu errors, last %s", st.kernel_id, st.name,
                  (unsigned long long)st.errors, rk_err_name(st.last_error));
@@ -380,8 +332,8 @@ static void wait_state(rk_kernel *k, rk_kernel_state want)
 
 static void test_no_subscribers(void **s)
 {
-    rk_runtime *rt = rt_new();
-    rk_kernel *pk = launch(rt, "ps_pub", 0, 0);
+    rk_runtime *rt = t_runtime();
+    rk_kernel *pk = t_launch(rt, "ps_pub", 0, 0);
     rk_publish_info info = { .matched = 9 };
     pub_done d;
     (void)s;
@@ -393,7 +345,7 @@ static void test_no_subscribers(void **s)
     assert_int_equal(d.last_rc, 0);
     assert_int_equal(d.published, 3);
     assert_int_equal(d.info.matched, 0);
-    assert_int_equal(final_stats(pk).k2k_out, 0);
+    assert_int_equal(final_stats_clean(pk).k2k_out, 0);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
@@ -401,9 +353,9 @@ static void test_errors(void **s)
 {
     static const char *bad_filters[] = { "", "a/#/b", "a+", "#/", "a/b#", "+a" };
     static const char *bad_topics[] = { "", "a/+", "a/#", "#", "+" };
-    rk_runtime *rt = rt_new(), *rt2 = rt_new();
-    rk_kernel *k = launch(rt, "ps_rec", 0, 0), *other = launch(rt2, "ps_rec", 0, 0);
-    rk_kernel *big = launch(rt, "ps_rec", 0, 512);
+    rk_runtime *rt = t_runtime(), *rt2 = t_runtime();
+    rk_kernel *k = t_launch(rt, "ps_rec", 0, 0), *other = t_launch(rt2, "ps_rec", 0, 0);
+    rk_kernel *big = t_launch(rt, "ps_rec", 0, 512);
     uint8_t payload[512] = { 0 };
     rk_publish_info info;
     rec_echo e;
@@ -513,7 +465,7 @@ static void test_wildcard_routing(void **s)
     static const char *topics[] = { "sensors/gpu0/temp", "sensors/gpu1/temp/x", "sensors", "a", "a/b/c",
                                     "b/gpu0", "b/gpu0/x/y", "$SYS/uptime", "sensors//temp", "a/" };
     enum { NT = sizeof topics / sizeof topics[0] };
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *r[NREC];
     uint64_t got[NREC] = { 0 };
     rk_hlc_ts before[NT];
@@ -521,7 +473,7 @@ static void test_wildcard_routing(void **s)
     (void)s;
 
     for (int i = 0; i < NREC; i++) {
-        r[i] = launch(rt, "ps_rec", 0, 0);
+        r[i] = t_launch(rt, "ps_rec", 0, 0);
         rec_config(r[i], 1, 0);
         for (int f = 0; f < 2 && filters[i][f] != NULL; f++)
             subscribe(rt, r[i], filters[i][f]);
@@ -559,15 +511,15 @@ static void test_wildcard_routing(void **s)
         }
     }
     for (int i = 0; i < NREC; i++)
-        assert_int_equal(final_stats(r[i]).k2k_in, got[i]); /* nothing else arrived */
+        assert_int_equal(final_stats_clean(r[i]).k2k_in, got[i]); /* nothing else arrived */
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
 static void test_overlapping_filters_once(void **s)
 {
     static const char *host_filters[] = { "x/#", "x/+", "x/y", "#", "+/y", "+/+" };
-    rk_runtime *rt = rt_new();
-    rk_kernel *a = launch(rt, "ps_rec", 0, 0), *b = launch(rt, "ps_rec", 0, 0);
+    rk_runtime *rt = t_runtime();
+    rk_kernel *a = t_launch(rt, "ps_rec", 0, 0), *b = t_launch(rt, "ps_rec", 0, 0);
     rec_done da, db;
     (void)s;
 
@@ -584,15 +536,15 @@ static void test_overlapping_filters_once(void **s)
     assert_int_equal(da.total, 100);
     assert_int_equal(db.total, 100);
     assert_int_equal(da.next[0], 100);
-    assert_int_equal(final_stats(a).k2k_in, 100); /* exactly once each */
-    assert_int_equal(final_stats(b).k2k_in, 100);
+    assert_int_equal(final_stats_clean(a).k2k_in, 100); /* exactly once each */
+    assert_int_equal(final_stats_clean(b).k2k_in, 100);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
 static void test_unsubscribe_stops_delivery(void **s)
 {
-    rk_runtime *rt = rt_new();
-    rk_kernel *r = launch(rt, "ps_rec", 0, 0);
+    rk_runtime *rt = t_runtime();
+    rk_kernel *r = t_launch(rt, "ps_rec", 0, 0);
     (void)s;
 
     rec_config(r, 0, 0);
@@ -605,7 +557,7 @@ static void test_unsubscribe_stops_delivery(void **s)
     assert_int_equal(host_publish(rt, "v", 2, 0, TIMEOUT, NULL), 1);
     assert_int_equal(actor_sub(r, T_UNSUB, "v"), 0);
     assert_int_equal(host_publish(rt, "v", 3, 0, TIMEOUT, NULL), 0);
-    assert_int_equal(final_stats(r).k2k_in, 2);
+    assert_int_equal(final_stats_clean(r).k2k_in, 2);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
@@ -613,7 +565,7 @@ static void test_unsubscribe_stops_delivery(void **s)
 
 static void test_chain_through_topics(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *c[CHAIN];
     (void)s;
 
@@ -625,8 +577,8 @@ static void test_chain_through_topics(void **s)
         snprintf(cfg.sub, sizeof cfg.sub, "chain/%d/#", i);
         if (i + 1 < CHAIN)
             snprintf(cfg.next, sizeof cfg.next, "chain/%d/from/%d", i + 1, i);
-        c[i] = launch(rt, "ps_chain", 0, 0);
-        assert_int_equal(call(c[i], T_CONFIG, &cfg, sizeof cfg, &rc, sizeof rc), sizeof rc);
+        c[i] = t_launch(rt, "ps_chain", 0, 0);
+        assert_int_equal(t_call(c[i], T_CONFIG, &cfg, sizeof cfg, &rc, sizeof rc), sizeof rc);
         assert_int_equal(rc, 0); /* subscribed from inside its handler */
     }
     for (int m = 0; m < 200; m++) {
@@ -642,7 +594,7 @@ static void test_chain_through_topics(void **s)
             assert_true(hlc_after(&t.stamp[h], &t.stamp[h - 1])); /* happened-before along the chain */
     }
     for (int i = 0; i < CHAIN; i++)
-        assert_int_equal(final_stats(c[i]).k2k_in, 200);
+        assert_int_equal(final_stats_clean(c[i]).k2k_in, 200);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
@@ -674,7 +626,7 @@ static void test_fan_out_in_order(void **s)
 {
     const char *env = getenv("RK_PUBSUB_N");
     uint64_t n = env != NULL ? strtoull(env, NULL, 10) : 10000;
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     rk_kernel *r[FAN], *pk;
     host_pub_arg arg = { .count = n };
     pthread_t th;
@@ -684,11 +636,11 @@ static void test_fan_out_in_order(void **s)
 
     arg.rt = rt;
     for (int i = 0; i < FAN; i++) {
-        r[i] = launch(rt, "ps_rec", 0, 0);
+        r[i] = t_launch(rt, "ps_rec", 0, 0);
         rec_config(r[i], 0, 2 * n);
         subscribe(rt, r[i], i % 2 ? "fan/#" : "fan/+/#");
     }
-    pk = launch(rt, "ps_pub", 0, 0);
+    pk = t_launch(rt, "ps_pub", 0, 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(pthread_create(&th, NULL, host_publisher, &arg), 0);
     pd = actor_publish(pk, "fan/a", 1, n, 0, 0); /* concurrently: a handler publisher */
@@ -709,9 +661,9 @@ static void test_fan_out_in_order(void **s)
                   "retried %llu times after RK_EAGAIN)\n",
                   (unsigned long long)n, FAN, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
                   (unsigned long long)pd.eagain);
-    assert_true(final_stats(pk).k2k_out >= (uint64_t)FAN * n); /* and its continuations */
+    assert_true(final_stats_clean(pk).k2k_out >= (uint64_t)FAN * n); /* and its continuations */
     for (int i = 0; i < FAN; i++)
-        (void)final_stats(r[i]);
+        (void)final_stats_clean(r[i]);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
@@ -730,11 +682,11 @@ static void *resume_later(void *p)
 
 static void test_backpressure(void **s)
 {
-    rk_runtime *rt = rt_new();
+    rk_runtime *rt = t_runtime();
     /* room: launched first, so it is first in delivery order and its reserved slot must be withdrawn when
      * full's inbox (4 slots, paused) has no room. */
-    rk_kernel *room = launch(rt, "ps_rec", 0, 0), *full = launch(rt, "ps_rec", 4, 0);
-    rk_kernel *pk = launch(rt, "ps_pub", 0, 0);
+    rk_kernel *room = t_launch(rt, "ps_rec", 0, 0), *full = t_launch(rt, "ps_rec", 4, 0);
+    rk_kernel *pk = t_launch(rt, "ps_pub", 0, 0);
     rk_publish_info info;
     resume_arg ra = { .k = full };
     rec_done d;
@@ -781,19 +733,19 @@ static void test_backpressure(void **s)
     (void)recv_from(full, T_DONE, &d, sizeof d);
     assert_int_equal(d.total, 5);
     assert_int_equal(d.next[0], 6);
-    st = final_stats(pk);
+    st = final_stats_clean(pk);
     assert_int_equal(st.dropped, 1);
     assert_int_equal(st.k2k_out, 1);
-    st = final_stats(room);
+    st = final_stats_clean(room);
     assert_true(st.k2k_in > 7); /* the 7 deliveries and the withdrawn slots, which the handler never saw */
-    assert_int_equal(final_stats(full).k2k_in, 5);
+    assert_int_equal(final_stats_clean(full).k2k_in, 5);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
 static void test_stopped_kernel_loses_subscriptions(void **s)
 {
-    rk_runtime *rt = rt_new();
-    rk_kernel *r = launch(rt, "ps_rec", 0, 0), *live = launch(rt, "ps_rec", 0, 0);
+    rk_runtime *rt = t_runtime();
+    rk_kernel *r = t_launch(rt, "ps_rec", 0, 0), *live = t_launch(rt, "ps_rec", 0, 0);
     rk_publish_info info;
     (void)s;
 
@@ -808,8 +760,8 @@ static void test_stopped_kernel_loses_subscriptions(void **s)
     assert_int_equal(info.matched, 1); /* removed, not merely skipped */
     assert_int_equal(rk_unsubscribe(rt, r, "t/#"), RK_ENOENT);
     assert_int_equal(rk_subscribe(rt, r, "t/#"), RK_ECLOSED);
-    assert_int_equal(final_stats(r).k2k_in, 1);
-    assert_int_equal(final_stats(live).k2k_in, 2);
+    assert_int_equal(final_stats_clean(r).k2k_in, 1);
+    assert_int_equal(final_stats_clean(live).k2k_in, 2);
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
@@ -833,8 +785,8 @@ static void *churn(void *p)
 
 static void test_threads_subscribe_while_publishing(void **s)
 {
-    rk_runtime *rt = rt_new();
-    rk_kernel *k = launch(rt, "ps_rec", 0, 0);
+    rk_runtime *rt = t_runtime();
+    rk_kernel *k = t_launch(rt, "ps_rec", 0, 0);
     churn_arg ca[2] = { { rt, k, "c/#", 0 }, { rt, k, "c/+", 0 } };
     pthread_t th[2];
     uint64_t delivered = 0;
@@ -853,7 +805,7 @@ static void test_threads_subscribe_while_publishing(void **s)
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(ca[i].errors, 0);
     }
-    assert_int_equal(final_stats(k).k2k_in, delivered); /* what the calls reported, exactly */
+    assert_int_equal(final_stats_clean(k).k2k_in, delivered); /* what the calls reported, exactly */
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
