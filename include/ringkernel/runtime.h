@@ -15,8 +15,9 @@
  * the kernel was launched with RK_LAUNCH_MULTI_PRODUCER (H2K is then MPSC and any thread may send).
  * rk_recv and its variants: one thread at a time per kernel. rk_call: any number of threads at once on a
  * RK_LAUNCH_MULTI_PRODUCER kernel (one at a time otherwise, as rk_send), but not while rk_recv or its
- * variants run on the same kernel (see rk_call). Different kernels are independent. Lifecycle calls
- * (launch, terminate, stats, destroy) are thread-safe.
+ * variants run on the same kernel (see rk_call). Different kernels are independent. Launch, terminate,
+ * pause/resume and stats may be called from any thread at any time; rk_runtime_destroy only once every
+ * other call on that runtime has returned (see there).
  */
 #ifndef RINGKERNEL_RUNTIME_H
 #define RINGKERNEL_RUNTIME_H
@@ -124,7 +125,13 @@ rk_backend_kind rk_runtime_backend(const rk_runtime *rt);
 /**
  * Drains and stops every kernel (as rk_kernel_terminate with a 1 s deadline each), reports their final
  * statistics through on_stop, and frees everything. Returns 0; RK_EBADHANDLE if rt is not a live runtime
- * (NULL, or already destroyed); RK_ENOTRESPONDING if a kernel did not stop (resources are freed anyway).
+ * (NULL, or already destroyed); RK_ENOTRESPONDING if a kernel did not stop (its resources are freed
+ * anyway where that is safe; a GPU kernel still running keeps its memory).
+ *
+ * Destroy must not run concurrently with other calls on the same runtime or its kernels (the caller
+ * ends those first); a CPU handler that never returns keeps destroy waiting for it. Kernels stay in
+ * memory until destroy, also after rk_kernel_terminate (their replies remain receivable): a runtime
+ * that launches and terminates kernels without end grows; use one runtime per such batch of work.
  */
 int rk_runtime_destroy(rk_runtime *rt);
 
@@ -225,12 +232,20 @@ int rk_recv_batch(rk_kernel *k, rk_msg *msgs, uint32_t n, int64_t timeout_ns);
 /**
  * Zero-copy send: reserves one H2K slot for a payload of payload_len bytes and returns its envelope (with
  * magic, version, source, dest and payload_len filled) and payload pointer. Fill type_id, flags, the
- * payload, then rk_send_commit. Errors as rk_send.
+ * payload, then rk_send_commit. Errors as rk_send. On a multi-producer kernel an open reservation holds
+ * back the kernel's drain: commit (or let commit fail) before terminate, or terminate waits for it and
+ * reports RK_ENOTRESPONDING at its deadline.
  */
 int rk_send_reserve(rk_kernel *k, uint32_t payload_len, rk_envelope **env, void **payload,
                     int64_t timeout_ns);
 
-/** Publishes the reserved slot (stamps HLC and seq). Returns 0, or RK_EINVAL if nothing is reserved. */
+/**
+ * Publishes the reserved slot (stamps HLC and seq). Returns 0; RK_EINVAL if nothing is reserved, or the
+ * envelope's dest instance or flags (RK_ENV_SYSTEM) are invalid; RK_EMSGSIZE if payload_len was raised past
+ * the slot; RK_ECLOSED if the kernel started terminating since the reservation; RK_EFAULT if it failed.
+ * On every failure the reservation is withdrawn (an MPSC slot is published as a runtime no-op that the
+ * kernel skips), so the call never leaves a slot claimed.
+ */
 int rk_send_commit(rk_kernel *k);
 
 /**

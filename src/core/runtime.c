@@ -861,8 +861,12 @@ static int rk__k2h_peek(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t timeout
             return rc; /* a device fault that never reached the control block (GPU trap) */
         st = rk__state(k);
         if (st == RK_STATE_STOPPED || st == RK_STATE_FAILED) {
-            /* The acquire in rk__state() makes every reply published before the stop visible. */
-            if ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) != RK_EAGAIN)
+            /* The acquire in rk__state() makes every reply published before the stop visible; runtime
+             * no-ops among them are skipped as above, so a caller only ever sees user messages. */
+            while ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) > 0)
+                if ((rc = rk__k2h_skip_system(k, (uint32_t)rc, *pos)) != 0)
+                    return rc;
+            if (rc != RK_EAGAIN)
                 return rc;
             if (st == RK_STATE_FAILED)
                 return rk__err(RK_EFAULT, "%s: kernel %u ('%s') failed and nothing is left", fn, k->id, k->name);
@@ -1292,7 +1296,26 @@ int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
         pthread_mutex_unlock(&k->call_lock);
         if (rc != 0)
             return rc;
-        if ((rc = rk_send(k, &req, timeout_ns)) != 0) {
+        /* While H2K is full, the drainer may leave and nobody else drain: replies nobody waits for can
+         * then fill K2H, and a kernel waiting for K2H room takes no requests. So a linked caller sends
+         * without waiting, and between tries takes the drain role if it is free (K7). */
+        rk__wait w = { .started = 0 };
+        while ((rc = rk_send(k, &req, 0)) == RK_EAGAIN) {
+            if (rk__call_lead_try(k)) {
+                pthread_mutex_lock(&k->call_lock);
+                (void)rk__call_unlink(k, c.corr); /* not sent yet: no reply can be on its way */
+                pthread_mutex_unlock(&k->call_lock);
+                if ((rc = rk__call_send_leading(k, &c, &req, rk__remaining(deadline))) != 0) {
+                    rk__call_unlead(k);
+                    return rc;
+                }
+                rc = rk__call_lead(k, &c, deadline, timeout_ns == 0);
+                return rc != 0 ? rc : rk__call_result(k, &c);
+            }
+            if ((rc = rk__wait_round(&w, timeout_ns, "rk_call", "H2K stayed full", k->id)) != 0)
+                break;
+        }
+        if (rc != 0) {
             pthread_mutex_lock(&k->call_lock);
             (void)rk__call_unlink(k, c.corr);
             pthread_mutex_unlock(&k->call_lock);

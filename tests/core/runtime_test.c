@@ -803,6 +803,69 @@ static int run_callers(rk_kernel *k, int t, int calls, int slow_every)
     return timed_out;
 }
 
+/* A multi-producer kernel: a message another sender queued behind an open zero-copy reservation is not
+ * lost when terminate comes before that reservation's commit; the drain waits for the commit (which then
+ * fails with RK_ECLOSED and withdraws the slot) and handles the queued message. A reservation belongs to
+ * the thread that made it, so the reserving thread commits. */
+typedef struct late_commit {
+    rk_kernel *k;
+    _Atomic int reserved;
+    int rc;
+} late_commit;
+
+static void *late_commit_main(void *p)
+{
+    late_commit *lc = p;
+    struct timespec pause = { 0, 50000000 };
+    uint64_t v = 88;
+    rk_envelope *env;
+    void *payload;
+
+    lc->rc = rk_send_reserve(lc->k, sizeof v, &env, &payload, TIMEOUT);
+    if (lc->rc != 0) {
+        atomic_store(&lc->reserved, -1);
+        return NULL;
+    }
+    memcpy(payload, &v, sizeof v);
+    env->type_id = 8;
+    atomic_store(&lc->reserved, 1);
+    nanosleep(&pause, NULL); /* the main thread sends behind us and starts terminate meanwhile */
+    lc->rc = rk_send_commit(lc->k);
+    return NULL;
+}
+
+static void test_open_reservation_does_not_lose_queued_messages(void **s)
+{
+    rk_runtime *rt = rt_new();
+    rk_kernel *k = launch_or_skip(rt, "echo", &(rk_launch_opts){ .flags = RK_LAUNCH_MULTI_PRODUCER });
+    late_commit lc = { .k = k, .reserved = 0, .rc = 0 };
+    uint64_t v = 77, got = 0;
+    struct timespec tick = { 0, 100000 };
+    pthread_t t;
+    rk_msg m = msg_make(7, &v, sizeof v), r;
+
+    (void)s;
+    assert_int_equal(pthread_create(&t, NULL, late_commit_main, &lc), 0);
+    while (atomic_load(&lc.reserved) == 0)
+        nanosleep(&tick, NULL);
+    assert_int_equal(atomic_load(&lc.reserved), 1);
+    assert_int_equal(rk_send(k, &m, TIMEOUT), 0); /* queued behind the open reservation */
+    assert_int_equal(rk_kernel_terminate(k, TIMEOUT), 0);
+    pthread_join(t, NULL);
+    assert_true(lc.rc == RK_ECLOSED || lc.rc == 0);
+    memset(&r, 0, sizeof r);
+    r.payload = &got;
+    r.payload_cap = sizeof got;
+    if (lc.rc == 0) { /* the commit won the race with terminate: both were handled, in queue order */
+        assert_int_equal(rk_recv(k, &r, TIMEOUT), 0);
+        assert_int_equal(r.env.type_id, 8);
+    }
+    assert_int_equal(rk_recv(k, &r, TIMEOUT), 0);
+    assert_int_equal(r.env.type_id, 7);
+    assert_int_equal(got, 77);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
 static void test_call_from_eight_threads(void **s)
 {
     enum { T = 8, N = 1000 };
@@ -1270,6 +1333,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_batch_send_recv),
         cmocka_unit_test(test_zero_copy_reserve_commit_peek_release),
         cmocka_unit_test(test_call_matches_among_stray_replies),
+        cmocka_unit_test(test_open_reservation_does_not_lose_queued_messages),
         cmocka_unit_test(test_call_from_eight_threads),
         cmocka_unit_test(test_call_timeout_drops_late_reply),
         cmocka_unit_test(test_call_concurrent_timeouts),

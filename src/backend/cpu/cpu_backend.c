@@ -650,10 +650,12 @@ static int rk__pub_deliver(rk_runtime *rt, const rk__publication *p, const rk__p
     if ((rc = rk__pub_dests(rt, p, d, fn)) != 0)
         goto out;
     while ((rc = rk__pub_attempt(p, src, d, info, &full)) == RK_EAGAIN && b != NULL) {
-        int waited = 0;
+        /* One backoff round per failed attempt, even when the full inbox already shows room again (another
+         * sender may win that slot every time): the deadline is checked on every round. */
+        int waited = rk_backoff_wait(b);
 
-        while (!rk__pub_room(&d[full]) && (waited = rk_backoff_wait(b)) == 0)
-            ;
+        while (waited == 0 && !rk__pub_room(&d[full]))
+            waited = rk_backoff_wait(b);
         if (waited != 0)
             break; /* the deadline passed: rc is RK_EAGAIN */
     }
@@ -989,6 +991,17 @@ static rk__cpu_run_result rk__cpu_idle(rk__cpu_actor *a)
 }
 
 /* H2K is drained after terminate and the counters are published: the kernel leaves its loop (S6). */
+/* 1 if an MPSC source (H2K of a multi-producer kernel, the K2K inbox) has a slot claimed and not yet
+ * published: the owner consumed everything published up to c_tail, so a head (the producers' claim
+ * counter) beyond it means a commit still to come. Relaxed: only positions are compared; the slot's bytes
+ * are acquired by the peek that consumes it (A4 in queue.c). */
+static int rk__cpu_claimed_unpublished(const rk__cpu_actor *a)
+{
+    if (a->mpsc && atomic_load_explicit(rk__a64(&a->in.hdr->head), memory_order_relaxed) != a->in.c_tail)
+        return 1;
+    return atomic_load_explicit(rk__a64(&a->k2k->hdr->head), memory_order_relaxed) != a->k2k->c_tail;
+}
+
 static rk__cpu_run_result rk__cpu_stop(rk__cpu_actor *a)
 {
     if (a->out_open) {
@@ -1148,8 +1161,14 @@ again:
     rk__cpu_publish(a);
     if (budget == 0)
         return RK__RUN_REQUEUE;
-    if (term)
+    if (term) {
+        /* S11: a producer may have claimed an MPSC slot it has not published yet (a zero-copy reservation
+         * of the host, a publication's reserved inbox slots); its commit publishes the message or a no-op.
+         * Until then the queue is not drained: come back later instead of stopping over it. */
+        if (rk__cpu_claimed_unpublished(a))
+            return RK__RUN_REQUEUE;
         return rk__cpu_stop(a);
+    }
     if (rk__cpu_linger(a)) {
         budget = RK__CPU_BATCH; /* fair: lingering ends as soon as another actor is ready */
         goto again;
