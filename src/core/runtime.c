@@ -1181,6 +1181,9 @@ static int rk__call_lead(rk_kernel *k, rk__call *c, int64_t deadline, int try_on
 
     do {
         rc = rk__call_drain(k, c, try_once ? 0 : rk__remaining(deadline));
+        /* Others' replies keep a drainer busy: its own deadline still ends the call. */
+        if (rc == 0 && !c->done && deadline >= 0 && rk_monotonic_ns() >= deadline)
+            rc = RK_EAGAIN;
     } while (rc == 0 && !c->done);
     rk__call_unlead(k);
     if (rc == RK_EAGAIN && !try_once)
