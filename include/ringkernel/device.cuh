@@ -28,9 +28,12 @@
  *      K2H head = k2h_base + reply_end, releases the H2K slots (tail) and updates the counters.
  * Idle steps back off with __nanosleep (growing to 4 us), so an idle actor does not hammer PCIe.
  *
- * Rules for handlers: one reply per message (rk_reply or rk_reply_reserve); a handler must not use
- * rk_grid_sync (not every thread has a message); return 0, or a negative RK_E* code (counted, and sent
- * back as an error reply to requests), or RK_EFAULT to fail the kernel.
+ * Rules for handlers: one reply per message (rk_reply or rk_reply_reserve); no block- or grid-wide
+ * barriers and no warp-collective operations (rk_warp_*): not every thread of a warp or block has a
+ * message, and an ordered actor's batch runs on one thread; return 0, or a negative RK_E* code (counted,
+ * and sent back as an error reply to requests), or RK_EFAULT to fail the kernel (messages of the batch not
+ * yet handled are then dropped without replies; the host sees RK_EFAULT). The warp, barrier and shared
+ * memory helpers below are for device code outside handlers.
  */
 #ifndef RINGKERNEL_DEVICE_CUH
 #define RINGKERNEL_DEVICE_CUH
@@ -100,7 +103,7 @@ __device__ __forceinline__ unsigned rk_warp_idx(void) { return threadIdx.x >> 5;
 
 __device__ __forceinline__ void rk_block_sync(void) { __syncthreads(); }
 
-/** Dynamic shared memory of the block (the launch's shmem bytes). */
+/** Dynamic shared memory of the block (the launch's shmem bytes; the actor loop launches with none). */
 __device__ __forceinline__ void *rk_shared_mem(void)
 {
     extern __shared__ __align__(16) unsigned char rk__dyn_smem[];

@@ -94,8 +94,15 @@ extern "C" int rk__cuda_calibrate(int64_t *offset_ns, int64_t *uncertainty_ns)
             ;
         int64_t t0 = rk__realtime_ns();
         __atomic_store_n(go, 1u, __ATOMIC_RELEASE);
-        while (__atomic_load_n((volatile uint64_t *)t, __ATOMIC_ACQUIRE) == 0)
-            ;
+        while (__atomic_load_n((volatile uint64_t *)t, __ATOMIC_ACQUIRE) == 0) {
+            if (rk__realtime_ns() - t0 > 2000000000) {
+                /* The kernel never ran (the GPU is full of other work): give up. go stays 1, so it exits
+                 * whenever it starts; its two words stay allocated, since freeing pinned memory waits for
+                 * every kernel and this one may still be queued. */
+                cudaStreamDestroy(s);
+                return (int)cudaErrorLaunchTimeout;
+            }
+        }
         int64_t t1 = rk__realtime_ns();
         uint64_t g = *(volatile uint64_t *)t;
         if ((e = cudaStreamSynchronize(s)) != cudaSuccess)

@@ -48,6 +48,7 @@ typedef struct rk__cuda_region {
     void *ptr;
     size_t size;
     int in_use;
+    int leaked;              /* its kernel never stopped: the region is never reused or freed (C2) */
     struct rk__cuda_region *next;
 } rk__cuda_region;
 
@@ -75,6 +76,7 @@ typedef struct rk__cuda_rt {
 } rk__cuda_rt;
 
 static void rk__cuda_regions_trim(void);
+static void rk__cuda_device_leave(int prev);
 
 /* Measured once per process, before any persistent kernel of ours can be resident (C2: the calibration
  * frees pinned memory). */
@@ -172,7 +174,7 @@ static int rk__cuda_init(rk_runtime *rt)
 {
     rk__cuda_rt *c;
     struct cudaDeviceProp p;
-    int rc, cerr;
+    int rc, cerr, prev = -1;
 
     /* Checked once here rather than on every launch: the type ids the built-in counter compares against. */
     if (rk_type_id("counter_add") != RK__CUDA_TYPE_COUNTER_ADD || rk_type_id("counter_get") != RK__CUDA_TYPE_COUNTER_GET)
@@ -181,6 +183,8 @@ static int rk__cuda_init(rk_runtime *rt)
     if (c == NULL)
         return rk__err(RK_ENOMEM, "CUDA backend: out of memory");
     c->device = rt->opts.device;
+    if (cudaGetDevice(&prev) != cudaSuccess)
+        prev = -1;
     RK__CUDA_CHECK(cudaSetDevice(c->device), fail);
     /* Mapped pinned memory needs the flag before the context exists; if a context already exists (the
      * application used CUDA first) the flag is implied on every 64-bit platform with unified addressing. */
@@ -209,9 +213,11 @@ static int rk__cuda_init(rk_runtime *rt)
     c->hlc_offset_ns = rk__cuda_calib_offset;
     c->hlc_uncertainty_ns = rk__cuda_calib_uncertainty;
     rt->backend_data = c;
+    rk__cuda_device_leave(prev != c->device ? prev : -1); /* the caller's thread keeps its device */
     return 0;
 
 fail:
+    rk__cuda_device_leave(prev >= 0 && prev != c->device ? prev : -1);
     free(c);
     return rc;
 }
@@ -248,7 +254,7 @@ static void rk__cuda_regions_trim(void)
     }
 }
 
-static int rk__cuda_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
+static int rk__cuda_region_alloc_on(rk_runtime *rt, size_t size, void **host_ptr)
 {
     (void)rt;
     rk__cuda_region *r, *best = NULL;
@@ -289,7 +295,7 @@ static int rk__cuda_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
     return 0;
 }
 
-static void rk__cuda_region_free(rk_runtime *rt, void *host_ptr)
+static void rk__cuda_region_free_on(rk_runtime *rt, void *host_ptr)
 {
     (void)rt;
 
@@ -297,7 +303,7 @@ static void rk__cuda_region_free(rk_runtime *rt, void *host_ptr)
         return;
     pthread_mutex_lock(&rk__cuda_lock);
     for (rk__cuda_region *r = rk__cuda_regions; r != NULL; r = r->next)
-        if (r->ptr == host_ptr)
+        if (r->ptr == host_ptr && !r->leaked)
             r->in_use = 0;
     rk__cuda_regions_trim();
     pthread_mutex_unlock(&rk__cuda_lock);
@@ -347,7 +353,7 @@ static void rk__cuda_unreserve(rk__cuda_rt *c, rk__cuda_kernel *ck)
     ck->share = 0;
 }
 
-static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
+static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
 {
     rk__cuda_rt *c = rt->backend_data;
     rk__cuda_kernel *ck;
@@ -458,7 +464,7 @@ static uint32_t rk__cuda_state(const rk_kernel *k)
     return atomic_load_explicit((_Atomic uint32_t *)&k->cb->state, memory_order_acquire);
 }
 
-static int rk__cuda_poll(rk_kernel *k)
+static int rk__cuda_poll_on(rk_kernel *k)
 {
     rk__cuda_kernel *ck = k->backend_data;
     cudaError_t e;
@@ -473,7 +479,7 @@ static int rk__cuda_poll(rk_kernel *k)
     return rk__err(RK_EFAULT, "kernel '%s' faulted on the GPU: %s", k->name, cudaGetErrorString(e));
 }
 
-static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
+static int rk__cuda_wait_stopped_on(rk_kernel *k, int64_t timeout_ns)
 {
     rk__cuda_kernel *ck = k->backend_data;
     rk_backoff b;
@@ -483,9 +489,14 @@ static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
     rk_backoff_init(&b, timeout_ns);
     for (;;) {
         uint32_t s = rk__cuda_state(k);
-        if (s == RK_STATE_STOPPED || s == RK_STATE_FAILED)
+        if (s == RK_STATE_STOPPED)
             break;
-        if ((rc = rk__cuda_poll(k)) != 0)
+        /* FAILED is stored by the device as it leaves its loop, or by the host when an earlier terminate
+         * missed its deadline (K3 in runtime.c) while the kernel still runs: only an idle stream says the
+         * kernel returned, and synchronising with a running persistent kernel would never return. */
+        if (s == RK_STATE_FAILED && (ck == NULL || !ck->resident || cudaStreamQuery(ck->stream) != cudaErrorNotReady))
+            break;
+        if ((rc = rk__cuda_poll_on(k)) != 0)
             goto out;
         if (rk_backoff_wait(&b) != 0) {
             rc = rk__err(RK_ENOTRESPONDING, "kernel '%s' did not stop within %lld ns (heartbeat %llu)",
@@ -508,7 +519,7 @@ out:
     return rc;
 }
 
-static void rk__cuda_release(rk_kernel *k)
+static void rk__cuda_release_on(rk_kernel *k)
 {
     rk__cuda_kernel *ck = k->backend_data;
 
@@ -516,7 +527,13 @@ static void rk__cuda_release(rk_kernel *k)
         return;
     if (ck->resident && cudaStreamQuery(ck->stream) == cudaErrorNotReady) {
         /* Still running (it did not answer terminate): freeing its memory under it would corrupt it, and
-         * synchronising would hang. Leak deliberately; the runtime reported RK_ENOTRESPONDING. */
+         * synchronising would hang. Leak deliberately, region included: a later launch must never be
+         * handed memory this kernel still polls (C2). The runtime reported RK_ENOTRESPONDING. */
+        pthread_mutex_lock(&rk__cuda_lock);
+        for (rk__cuda_region *r = rk__cuda_regions; r != NULL; r = r->next)
+            if (r->ptr == k->region)
+                r->leaked = 1;
+        pthread_mutex_unlock(&rk__cuda_lock);
         return;
     }
     if (ck->resident)
@@ -530,6 +547,76 @@ static void rk__cuda_release(rk_kernel *k)
     cudaStreamDestroy(ck->stream);
     free(ck);
     k->backend_data = NULL;
+}
+
+/* ---- Entry points ------------------------------------------------------------------------------------ */
+
+/* The CUDA runtime's current device is a property of the calling host thread: every entry point runs on
+ * the runtime's device and gives the calling thread its own device back. Returns the device to restore,
+ * or -1 if none. */
+static int rk__cuda_device_enter(const rk_runtime *rt)
+{
+    const rk__cuda_rt *c = rt->backend_data;
+    int prev = -1;
+
+    if (c != NULL && cudaGetDevice(&prev) == cudaSuccess && prev != c->device &&
+        cudaSetDevice(c->device) == cudaSuccess)
+        return prev;
+    return -1;
+}
+
+static void rk__cuda_device_leave(int prev)
+{
+    if (prev >= 0)
+        (void)cudaSetDevice(prev);
+}
+
+static int rk__cuda_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
+{
+    int dev = rk__cuda_device_enter(rt), rc = rk__cuda_region_alloc_on(rt, size, host_ptr);
+
+    rk__cuda_device_leave(dev);
+    return rc;
+}
+
+static void rk__cuda_region_free(rk_runtime *rt, void *host_ptr)
+{
+    int dev = rk__cuda_device_enter(rt);
+
+    rk__cuda_region_free_on(rt, host_ptr);
+    rk__cuda_device_leave(dev);
+}
+
+static int rk__cuda_launch(rk_runtime *rt, rk_kernel *k)
+{
+    int dev = rk__cuda_device_enter(rt), rc = rk__cuda_launch_on(rt, k);
+
+    rk__cuda_device_leave(dev);
+    return rc;
+}
+
+static int rk__cuda_poll(rk_kernel *k)
+{
+    int dev = rk__cuda_device_enter(k->rt), rc = rk__cuda_poll_on(k);
+
+    rk__cuda_device_leave(dev);
+    return rc;
+}
+
+static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
+{
+    int dev = rk__cuda_device_enter(k->rt), rc = rk__cuda_wait_stopped_on(k, timeout_ns);
+
+    rk__cuda_device_leave(dev);
+    return rc;
+}
+
+static void rk__cuda_release(rk_kernel *k)
+{
+    int dev = rk__cuda_device_enter(k->rt);
+
+    rk__cuda_release_on(k);
+    rk__cuda_device_leave(dev);
 }
 
 const rk_backend_ops rk__cuda_backend_ops = {
