@@ -24,7 +24,7 @@ static const char *rk__backend_missing(rk_backend_kind kind)
     case RK_BACKEND_CUDA:
         return "not compiled into this build (configure with nvcc on the PATH and -DRK_WITH_CUDA=ON)";
     case RK_BACKEND_VULKAN:
-        return "not compiled into this build (the Vulkan backend is not implemented yet)";
+        return "not compiled into this build (the Vulkan backend is not part of this version; issue [5])";
     case RK_BACKEND_METAL:
         return "not compiled into this build (Metal is code generation only: ringkernel codegen --target msl)";
     default:
