@@ -190,7 +190,12 @@ int rk_kernel_pause(rk_kernel *k);
 /** Lets a paused kernel take messages again (state RUNNING). Returns as rk_kernel_pause. */
 int rk_kernel_resume(rk_kernel *k);
 
-/** Snapshot of a kernel's statistics. Returns 0 or RK_EINVAL. */
+/**
+ * Snapshot of a kernel's statistics. Returns 0 or RK_EINVAL. Host-side counters (sent, received, dropped
+ * by the host) are exact when the call returns; kernel-side ones (msgs_in, msgs_out, errors, heartbeat)
+ * are published by the kernel after the replies of a batch, so a reply can arrive before the counters that
+ * include it. They are final once the kernel reached STOPPED (after rk_kernel_terminate).
+ */
 int rk_kernel_stats_get(const rk_kernel *k, rk_kernel_stats *out);
 
 /* ---- Messages --------------------------------------------------------------------------------------- */
