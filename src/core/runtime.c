@@ -610,12 +610,17 @@ static void rk__stamp(rk_kernel *k, rk_envelope *e, uint32_t instance, const rk_
 /* Publishes count reserved slots from pos (SPSC: one index store; MPSC: count must be 1), and K4. */
 static void rk__h2k_publish(rk_kernel *k, uint64_t pos, uint32_t count)
 {
-    if (k->h2k.seq != NULL)
+    if (k->h2k.seq != NULL) {
         (void)rk_queue_commit_mpsc(&k->h2k, pos); /* R3 in queue.c */
-    else
+        /* Relaxed: a statistic; several senders, so a read-modify-write. */
+        atomic_fetch_add_explicit(&k->sent, count, memory_order_relaxed);
+    } else {
         (void)rk_queue_commit_spsc(&k->h2k, count); /* R1 in queue.c */
-    /* Relaxed: a statistic. */
-    atomic_fetch_add_explicit(&k->sent, count, memory_order_relaxed);
+        /* Relaxed: a statistic with one writer (the SPSC sender), so a plain load and store: no locked
+         * instruction on the send path. */
+        atomic_store_explicit(&k->sent, atomic_load_explicit(&k->sent, memory_order_relaxed) + count,
+                              memory_order_relaxed);
+    }
 }
 
 static void rk__h2k_notify(rk_kernel *k)
