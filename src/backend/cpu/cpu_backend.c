@@ -1170,7 +1170,11 @@ again:
         return rk__cpu_stop(a);
     }
     if (rk__cpu_linger(a)) {
-        budget = RK__CPU_BATCH; /* fair: lingering ends as soon as another actor is ready */
+        /* Fair: if another actor became ready meanwhile (its sender saw a spinner and woke nobody), queue
+         * behind it instead of running a whole new activation first. Relaxed: a hint, as in linger. */
+        if (atomic_load_explicit(&a->pool->nready, memory_order_relaxed) != 0)
+            return RK__RUN_REQUEUE;
+        budget = RK__CPU_BATCH;
         goto again;
     }
     return rk__cpu_idle(a);
