@@ -28,10 +28,13 @@
  * '_', ':', '<', '>') is a plain name: with arguments it expands to the call "name(a0, a1, ...)", without
  * it is used as is ("gl_SubgroupSize", "threadIdx"). A template may start with "[requirement]" (a GLSL
  * extension, "subgroups" for WGSL, "MSL 3.0"), which rk__intr_support() returns apart from the spelling.
- * A placeholder that occurs twice ("($0 - floor($0))") needs an argument without side effects; the
+ * An argument slot that occurs twice ("($0 - floor($0))") needs an argument without side effects; the
  * emitter passes a temporary. A spelling "!reason" in the table means "unsupported on this target".
  * The conventions the templates assume (pointer arguments as lvalues, rk_ prelude names, the portable C
- * subgroup of one lane) are listed at the top of intrinsics.def.
+ * subgroup of one lane) are listed at the top of intrinsics.def. The rk_* names in the spellings
+ * (rk_gid, rk_at, rk_atomic_cas, rk_u64_as_f64, ...) are functions each target's emitter writes into
+ * the prelude of the code it generates; the emitters do not exist yet, so this table is checked for
+ * consistency (intrinsics_test) but no spelling has been compiled by a target compiler so far.
  *
  * Lookup is a hash table (FNV-1a, open addressing, 512 slots) built once on first use (pthread_once);
  * thread-safe and O(1) per name.
