@@ -798,7 +798,8 @@ static unsigned long long sink_bad(buffers *b)
 /* ---- Figures carried between sections -------------------------------------------------------------------- */
 
 typedef struct results {
-    lat rt, call;            /* section 1 */
+    lat rt, call;            /* section 1, default queues */
+    lat rt_ll, call_ll;      /* section 1, RK_LAUNCH_LOW_LATENCY */
     lat trad, graph, raw;    /* section 2 */
     lat raw_store;           /* the probe's one-store inject figure, re-measured in section 2 */
     lat send;                /* section 3 */
@@ -806,18 +807,21 @@ typedef struct results {
 
 /* ---- Section 1: round trip through the runtime ------------------------------------------------------------ */
 
-static void sec1_roundtrip(const config *c, results *r)
+/* One mode of section 1: send+recv and rk_call round trips on an echo kernel launched with `flags`. */
+static void rt_mode(const config *c, uint32_t flags, const char *mode, lat *rt, lat *call)
 {
     const uint64_t type = RK_TYPE_ID(bench_echo);
     uint64_t pay[8], back[8];
+    rk_launch_opts o;
+    memset(&o, 0, sizeof o);
+    o.flags = flags;
     rk_msg m, rep;
     samples s;
     rk_kernel *k;
+    char key[64], what[160];
 
-    section("1. Round trip host -> GPU actor -> host (built-in \"echo\", 64 B payload)");
-    RKC(rk_kernel_launch(g_rt, "echo", NULL, &k));
-    printf("  kernel: built-in echo, default launch options (payload max %u B); %zu warm-up, %zu timed, one "
-           "message in flight\n",
+    RKC(rk_kernel_launch(g_rt, "echo", &o, &k));
+    printf("  %s: built-in echo (payload max %u B); %zu warm-up, %zu timed, one message in flight\n", mode,
            rk_kernel_payload_max(k), c->rt_warm, c->rt_n);
     msg_init(&m, type, pay, PAYLOAD);
     reply_init(&rep, back, sizeof back);
@@ -832,12 +836,12 @@ static void sec1_roundtrip(const config *c, results *r)
             rc = rk_recv(k, &rep, OP_TIMEOUT);
         int64_t t1 = now_ns();
         if (rc != 0)
-            fatal("echo round trip %zu: %s: %s", i, rk_err_name(rc), rk_last_error());
+            fatal("%s: echo round trip %zu: %s: %s", mode, i, rk_err_name(rc), rk_last_error());
         check_echo(&rep, type, v, "rk_send+rk_recv");
         if (i >= c->rt_warm)
             samples_add(&s, t1 - t0);
     }
-    r->rt = summarize(&s);
+    *rt = summarize(&s);
 
     m.env.flags = RK_ENV_REQUEST;
     s.n = 0;
@@ -848,26 +852,36 @@ static void sec1_roundtrip(const config *c, results *r)
         int rc = rk_call(k, &m, &rep, OP_TIMEOUT);
         int64_t t1 = now_ns();
         if (rc != 0)
-            fatal("rk_call %zu: %s: %s", i, rk_err_name(rc), rk_last_error());
+            fatal("%s: rk_call %zu: %s: %s", mode, i, rk_err_name(rc), rk_last_error());
         check_echo(&rep, type, v, "rk_call");
         if (i >= c->rt_warm)
             samples_add(&s, t1 - t0);
     }
-    r->call = summarize(&s);
+    *call = summarize(&s);
     samples_free(&s);
 
     rk_kernel_stats st = kernel_stats(k);
     kernel_stop(k, "echo");
 
-    print_lat("rk_send + rk_recv", &r->rt,
-              "rk_send of a 64 B request until rk_recv returned its 64 B echo (wall clock, 1 in flight)");
-    print_lat("rk_call", &r->call, "one rk_call: request with a fresh correlation id until its reply is copied out");
-    fig_lat("roundtrip.send_recv", &r->rt);
-    fig_lat("roundtrip.call", &r->call);
-    char d[96];
-    snprintf(d, sizeof d, "%llu in, %llu out, %llu errors, %llu dropped", (unsigned long long)st.msgs_in,
+    snprintf(what, sizeof what, "rk_send + rk_recv%s", flags ? " (LL)" : "");
+    print_lat(what, rt, "rk_send of a 64 B request until rk_recv returned its 64 B echo (wall clock, 1 in flight)");
+    snprintf(what, sizeof what, "rk_call%s", flags ? " (LL)" : "");
+    print_lat(what, call, "one rk_call: request with a fresh correlation id until its reply is copied out");
+    snprintf(key, sizeof key, "roundtrip%s.send_recv", flags ? "_ll" : "");
+    fig_lat(key, rt);
+    snprintf(key, sizeof key, "roundtrip%s.call", flags ? "_ll" : "");
+    fig_lat(key, call);
+    snprintf(what, sizeof what, "%llu in, %llu out, %llu errors, %llu dropped", (unsigned long long)st.msgs_in,
              (unsigned long long)st.msgs_out, (unsigned long long)st.errors, (unsigned long long)st.dropped);
-    validation("every request echoed, in order", st.errors == 0 && st.msgs_in == st.msgs_out, d);
+    validation(flags ? "LL: every request echoed, in order" : "every request echoed, in order",
+               st.errors == 0 && st.msgs_in == st.msgs_out, what);
+}
+
+static void sec1_roundtrip(const config *c, results *r)
+{
+    section("1. Round trip host -> GPU actor -> host (built-in \"echo\", 64 B payload)");
+    rt_mode(c, 0, "default queues", &r->rt, &r->call);
+    rt_mode(c, RK_LAUNCH_LOW_LATENCY, "RK_LAUNCH_LOW_LATENCY (LL encoding, one warp)", &r->rt_ll, &r->call_ll);
 }
 
 /* ---- Section 2: traditional, graph, raw ---------------------------------------------------------------------- */
@@ -968,15 +982,17 @@ static void sec2_baselines(const config *c, results *r, buffers *b)
     fig_lat("baseline.raw_echo", &r->raw);
     fig_lat("baseline.raw_store", &r->raw_store);
 
-    printf("  ratios of p50 (ours = rk_send + rk_recv of section 1):\n");
-    ratio("ratio.ours_over_raw.p50", "ours / raw echo", r->rt.p50, r->raw.p50, '<', 1.25);
-    ratio("ratio.call_over_raw.p50", "rk_call / raw echo", r->call.p50, r->raw.p50, 0, 0);
-    ratio("ratio.traditional_over_ours.p50", "traditional / ours", r->trad.p50, r->rt.p50, '>', 4.0);
-    ratio("ratio.graph_over_ours.p50", "graph / ours", r->graph.p50, r->rt.p50, 0, 0);
+    printf("  ratios of p50 (ours = rk_send + rk_recv of section 1; the goals apply to the latency mode, LL):\n");
+    ratio("ratio.ours_ll_over_raw.p50", "ours LL / raw echo", r->rt_ll.p50, r->raw.p50, '<', 1.25);
+    ratio("ratio.call_ll_over_raw.p50", "rk_call LL / raw echo", r->call_ll.p50, r->raw.p50, 0, 0);
+    ratio("ratio.traditional_over_ours_ll.p50", "traditional / ours LL", r->trad.p50, r->rt_ll.p50, '>', 4.0);
+    ratio("ratio.graph_over_ours_ll.p50", "graph / ours LL", r->graph.p50, r->rt_ll.p50, 0, 0);
+    ratio("ratio.ours_over_raw.p50", "ours default queues / raw echo", r->rt.p50, r->raw.p50, 0, 0);
+    ratio("ratio.traditional_over_ours.p50", "traditional / ours default queues", r->trad.p50, r->rt.p50, 0, 0);
     printf("  ratios of p99:\n");
-    ratio("ratio.ours_over_raw.p99", "ours / raw echo (p99)", r->rt.p99, r->raw.p99, 0, 0);
-    ratio("ratio.traditional_over_ours.p99", "traditional / ours (p99)", r->trad.p99, r->rt.p99, 0, 0);
-    ratio("ratio.graph_over_ours.p99", "graph / ours (p99)", r->graph.p99, r->rt.p99, 0, 0);
+    ratio("ratio.ours_ll_over_raw.p99", "ours LL / raw echo (p99)", r->rt_ll.p99, r->raw.p99, 0, 0);
+    ratio("ratio.traditional_over_ours_ll.p99", "traditional / ours LL (p99)", r->trad.p99, r->rt_ll.p99, 0, 0);
+    ratio("ratio.ours_over_raw.p99", "ours default queues / raw echo (p99)", r->rt.p99, r->raw.p99, 0, 0);
 }
 
 /* ---- Section 3: host cost of one rk_send ------------------------------------------------------------------- */
@@ -1384,14 +1400,96 @@ static void sec4_throughput(const config *c, buffers *b)
 
 /* ---- Section 5: the seed's comparison table ---------------------------------------------------------------- */
 
-static void table_row(const char *key, const char *op, double ours, double trad)
+/* One row: ours with default queues, ours with RK_LAUNCH_LOW_LATENCY (< 0: not measured), traditional; the
+ * ratio is taken against the faster of ours. */
+static void table_row(const char *key, const char *op, double ours, double ours_ll, double trad)
 {
-    char k[96];
+    const double best = ours_ll > 0 && ours_ll < ours ? ours_ll : ours;
+    char k[96], ll[32];
 
-    printf("  %-14s %12.3f us %14.3f us %10.1fx\n", op, ours, trad, ours > 0 ? trad / ours : 0);
+    if (ours_ll > 0)
+        snprintf(ll, sizeof ll, "%9.3f us", ours_ll);
+    else
+        snprintf(ll, sizeof ll, "%12s", "-");
+    printf("  %-14s %9.3f us %s %11.3f us %9.1fx\n", op, ours, ll, trad, best > 0 ? trad / best : 0);
     snprintf(k, sizeof k, "table.%s.ours_p50", key), fig(k, ours, "us");
+    if (ours_ll > 0)
+        snprintf(k, sizeof k, "table.%s.ours_ll_p50", key), fig(k, ours_ll, "us");
     snprintf(k, sizeof k, "table.%s.traditional_p50", key), fig(k, trad, "us");
-    snprintf(k, sizeof k, "table.%s.ratio", key), fig(k, ours > 0 ? trad / ours : 0, "x");
+    snprintf(k, sizeof k, "table.%s.ratio", key), fig(k, best > 0 ? trad / best : 0, "x");
+}
+
+/* Section 5's "ours" side on the built-in counter launched with `flags`: query (rk_call counter_get) and
+ * mixed (10 rk_send counter_add + rk_call counter_get), every get checked against the adds. */
+static void counter_ours(const config *c, uint32_t flags, lat *o_query, lat *o_mixed, rk_kernel_stats *st)
+{
+    const size_t warm = c->trad_warm, nq = c->query_n, nm = c->mixed_n;
+    const uint64_t add = RK_TYPE_ID(counter_add), get = RK_TYPE_ID(counter_get);
+    const int prefill = 1000;
+    rk_launch_opts o;
+    memset(&o, 0, sizeof o);
+    o.flags = flags;
+    rk_kernel *k;
+    RKC(rk_kernel_launch(g_rt, "counter", &o, &k));
+    int64_t v;
+    bench_counter back;
+    rk_msg m_add, m_get, rep;
+    msg_init(&m_add, add, &v, sizeof v);
+    msg_init(&m_get, get, NULL, 0);
+    m_get.env.flags = RK_ENV_REQUEST;
+    reply_init(&rep, &back, sizeof back);
+    uint64_t count = 0;
+    int64_t sum = 0;
+    samples s;
+    samples_init(&s, nq > nm ? nq : nm);
+    for (int i = 1; i <= prefill; i++) {
+        v = i;
+        RKC(rk_send(k, &m_add, OP_TIMEOUT));
+        count++, sum += i;
+    }
+    s.n = 0;
+    for (size_t i = 0; i < warm + nq; i++) {
+        memset(&back, 0, sizeof back);
+        int64_t t0 = now_ns();
+        int rc = rk_call(k, &m_get, &rep, OP_TIMEOUT);
+        int64_t t1 = now_ns();
+        if (rc != 0)
+            fatal("counter_get %zu: %s: %s", i, rk_err_name(rc), rk_last_error());
+        if ((rep.env.flags & RK_ENV_ERROR) || rep.env.payload_len != sizeof back || back.count != count ||
+            back.sum != sum)
+            fatal("counter_get %zu: count %llu sum %lld (%u bytes, flags 0x%x), expected %llu %lld", i,
+                  (unsigned long long)back.count, (long long)back.sum, rep.env.payload_len, rep.env.flags,
+                  (unsigned long long)count, (long long)sum);
+        if (i >= warm)
+            samples_add(&s, t1 - t0);
+    }
+    *o_query = summarize(&s);
+
+    s.n = 0;
+    for (size_t i = 0; i < warm / 10 + nm; i++) {
+        int64_t t0 = now_ns();
+        for (int j = 0; j < 10; j++) {
+            v = (int64_t)(i * 10 + (size_t)j + 1);
+            int rc = rk_send(k, &m_add, OP_TIMEOUT);
+            if (rc != 0)
+                fatal("mixed %zu: counter_add: %s: %s", i, rk_err_name(rc), rk_last_error());
+        }
+        int rc = rk_call(k, &m_get, &rep, OP_TIMEOUT);
+        int64_t t1 = now_ns();
+        if (rc != 0)
+            fatal("mixed %zu: counter_get: %s: %s", i, rk_err_name(rc), rk_last_error());
+        for (int j = 0; j < 10; j++)
+            count++, sum += (int64_t)(i * 10 + (size_t)j + 1);
+        if (back.count != count || back.sum != sum)
+            fatal("mixed %zu: count %llu sum %lld, expected %llu %lld (an add was lost or ran after the get)", i,
+                  (unsigned long long)back.count, (long long)back.sum, (unsigned long long)count, (long long)sum);
+        if (i >= warm / 10)
+            samples_add(&s, t1 - t0);
+    }
+    *o_mixed = summarize(&s);
+    samples_free(&s);
+    *st = kernel_stats(k);
+    kernel_stop(k, "counter");
 }
 
 static void sec5_table(const config *c, const results *r, buffers *b)
@@ -1483,71 +1581,19 @@ static void sec5_table(const config *c, const results *r, buffers *b)
     }
     t_mixed = summarize(&s);
 
-    /* Ours: the built-in counter actor. */
-    rk_kernel *k;
-    RKC(rk_kernel_launch(g_rt, "counter", NULL, &k));
-    int64_t v;
-    bench_counter back;
-    rk_msg m_add, m_get, rep;
-    msg_init(&m_add, add, &v, sizeof v);
-    msg_init(&m_get, get, NULL, 0);
-    m_get.env.flags = RK_ENV_REQUEST;
-    reply_init(&rep, &back, sizeof back);
-    count = 0, sum = 0;
-    for (int i = 1; i <= prefill; i++) {
-        v = i;
-        RKC(rk_send(k, &m_add, OP_TIMEOUT));
-        count++, sum += i;
-    }
-    s.n = 0;
-    for (size_t i = 0; i < warm + nq; i++) {
-        memset(&back, 0, sizeof back);
-        int64_t t0 = now_ns();
-        int rc = rk_call(k, &m_get, &rep, OP_TIMEOUT);
-        int64_t t1 = now_ns();
-        if (rc != 0)
-            fatal("counter_get %zu: %s: %s", i, rk_err_name(rc), rk_last_error());
-        if ((rep.env.flags & RK_ENV_ERROR) || rep.env.payload_len != sizeof back || back.count != count ||
-            back.sum != sum)
-            fatal("counter_get %zu: count %llu sum %lld (%u bytes, flags 0x%x), expected %llu %lld", i,
-                  (unsigned long long)back.count, (long long)back.sum, rep.env.payload_len, rep.env.flags,
-                  (unsigned long long)count, (long long)sum);
-        if (i >= warm)
-            samples_add(&s, t1 - t0);
-    }
-    o_query = summarize(&s);
+    /* Ours: the built-in counter actor, default queues and RK_LAUNCH_LOW_LATENCY. */
+    rk_kernel_stats st, st_ll;
+    lat o_query_ll, o_mixed_ll;
+    counter_ours(c, 0, &o_query, &o_mixed, &st);
+    counter_ours(c, RK_LAUNCH_LOW_LATENCY, &o_query_ll, &o_mixed_ll, &st_ll);
 
-    s.n = 0;
-    for (size_t i = 0; i < warm / 10 + nm; i++) {
-        int64_t t0 = now_ns();
-        for (int j = 0; j < 10; j++) {
-            v = (int64_t)(i * 10 + (size_t)j + 1);
-            int rc = rk_send(k, &m_add, OP_TIMEOUT);
-            if (rc != 0)
-                fatal("mixed %zu: counter_add: %s: %s", i, rk_err_name(rc), rk_last_error());
-        }
-        int rc = rk_call(k, &m_get, &rep, OP_TIMEOUT);
-        int64_t t1 = now_ns();
-        if (rc != 0)
-            fatal("mixed %zu: counter_get: %s: %s", i, rk_err_name(rc), rk_last_error());
-        for (int j = 0; j < 10; j++)
-            count++, sum += (int64_t)(i * 10 + (size_t)j + 1);
-        if (back.count != count || back.sum != sum)
-            fatal("mixed %zu: count %llu sum %lld, expected %llu %lld (an add was lost or ran after the get)", i,
-                  (unsigned long long)back.count, (long long)back.sum, (unsigned long long)count, (long long)sum);
-        if (i >= warm / 10)
-            samples_add(&s, t1 - t0);
-    }
-    o_mixed = summarize(&s);
-    samples_free(&s);
-    rk_kernel_stats st = kernel_stats(k);
-    kernel_stop(k, "counter");
-
-    printf("  %-14s %15s %17s %11s\n", "operation", "ours", "traditional", "trad/ours");
-    table_row("inject", "inject", r->send.p50, t_inject.p50);
-    table_row("query", "query", o_query.p50, t_query.p50);
-    table_row("single_step", "single step", r->rt.p50, t_step.p50);
-    table_row("mixed", "mixed (10+1)", o_mixed.p50, t_mixed.p50);
+    printf("  %-14s %12s %12s %14s %10s\n", "operation", "ours", "ours LL", "traditional", "trad/best");
+    table_row("inject", "inject", r->send.p50, -1, t_inject.p50);
+    table_row("query", "query", o_query.p50, o_query_ll.p50, t_query.p50);
+    table_row("single_step", "single step", r->rt.p50, r->rt_ll.p50, t_step.p50);
+    table_row("mixed", "mixed (10+1)", o_mixed.p50, o_mixed_ll.p50, t_mixed.p50);
+    printf("  ours: default queues; ours LL: the same kernels launched with RK_LAUNCH_LOW_LATENCY (one warp,\n"
+           "  LL queue encoding; section 1). trad/best: traditional over the faster of the two.\n");
     printf("  inject:       host cost of making a 64 B command visible to the GPU. Ours: one rk_send (section 3;\n"
            "                it returns once the message is in mapped memory, the GPU sees it on its next poll).\n"
            "                Traditional: cudaMemcpyAsync H2D of 64 B + cudaStreamSynchronize (without the sync\n"
@@ -1568,12 +1614,18 @@ static void sec5_table(const config *c, const results *r, buffers *b)
     fig_lat("table.detail.traditional_mixed", &t_mixed);
     fig_lat("table.detail.ours_query", &o_query);
     fig_lat("table.detail.ours_mixed", &o_mixed);
-    printf("  p99 for the record: query ours %.3f / traditional %.3f us; mixed ours %.3f / traditional %.3f us\n",
-           o_query.p99, t_query.p99, o_mixed.p99, t_mixed.p99);
+    fig_lat("table.detail.ours_ll_query", &o_query_ll);
+    fig_lat("table.detail.ours_ll_mixed", &o_mixed_ll);
+    printf("  p99 for the record: query ours %.3f / LL %.3f / traditional %.3f us; mixed ours %.3f / LL %.3f / "
+           "traditional %.3f us\n",
+           o_query.p99, o_query_ll.p99, t_query.p99, o_mixed.p99, o_mixed_ll.p99, t_mixed.p99);
     char d[96];
     snprintf(d, sizeof d, "%llu in, %llu replies, %llu errors", (unsigned long long)st.msgs_in,
              (unsigned long long)st.msgs_out, (unsigned long long)st.errors);
     validation("counter: every add applied before each get", st.errors == 0, d);
+    snprintf(d, sizeof d, "%llu in, %llu replies, %llu errors", (unsigned long long)st_ll.msgs_in,
+             (unsigned long long)st_ll.msgs_out, (unsigned long long)st_ll.errors);
+    validation("counter LL: every add applied before each get", st_ll.errors == 0, d);
 }
 
 /* ---- Header, JSON, main ----------------------------------------------------------------------------------- */

@@ -224,4 +224,40 @@ RK_STATIC_ASSERT(offsetof(rk_control_block, k2h_offset) == 80, "cb.k2h_offset at
 RK_STATIC_ASSERT(offsetof(rk_control_block, last_hlc_physical) == 88, "cb.last_hlc_physical at 88");
 RK_STATIC_ASSERT(offsetof(rk_control_block, last_hlc_logical) == 96, "cb.last_hlc_logical at 96");
 
+
+/* ---- Low-latency (LL) slot encoding -----------------------------------------------------------------
+ * Kernels launched with RK_LAUNCH_LOW_LATENCY (runtime.h) carry their H2K and K2H slots across the bus in
+ * this encoding instead of plain slots plus a published index. Every 8-byte wire word holds 4 bytes of the
+ * slot in its low half and a 32-bit flag in its high half, flag = (uint32_t)(position + 1): a wire slot is
+ * twice the slot size. 8-byte aligned words are written and read whole on both sides (x86-64 stores, GPU
+ * 64-bit loads and stores, PCIe), so a reader that sees the expected flag in every word of a message has
+ * the whole message, with no ordering between the words and no index to read first: one bus crossing per
+ * message instead of two (index, then slot), and no fence before a reply (the protocol of NCCL's LL).
+ * Flags of the previous lap differ by the capacity, so a stale slot never matches; zeroed memory (flag 0)
+ * never matches a first-lap position either.
+ *
+ * A writer writes at least the first RK_LL_HEAD_WORDS words of a slot (or the whole slot if smaller): the
+ * reader's first look covers them, learns payload_len from the envelope, and then waits for the rest.
+ */
+#define RK_LL_HEAD_WORDS 32u
+
+#if defined(__CUDACC__)
+#define RK_ABI_INLINE static __host__ __device__ __forceinline__
+#else
+#define RK_ABI_INLINE static inline
+#endif
+
+/** Wire words that carry a message of payload_len bytes in a slot of slot_size bytes. */
+RK_ABI_INLINE uint32_t rk_ll_words(uint32_t payload_len, uint32_t slot_size)
+{
+    uint32_t n = (RK_ENVELOPE_SIZE + payload_len + 3u) / 4u, all = slot_size / 4u;
+
+    if (n < RK_LL_HEAD_WORDS)
+        n = RK_LL_HEAD_WORDS;
+    return n < all ? n : all;
+}
+
+/** The flag of the wire words of position pos. */
+#define RK_LL_FLAG(pos) ((uint32_t)((uint64_t)(pos) + 1u))
+
 #endif /* RINGKERNEL_ABI_H */

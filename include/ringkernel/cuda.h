@@ -26,6 +26,13 @@ extern "C" {
 #define RK_CUDA_MSGS_PER_THREAD 4u
 
 /**
+ * Low-latency kernels (RK_LAUNCH_LOW_LATENCY): messages one step takes at most, and the largest slot. The
+ * device loop stages a step's requests and replies in 16 KiB of shared memory: 8 x 1024 bytes each.
+ */
+#define RK_CUDA_LL_MAX_BATCH 8u
+#define RK_CUDA_LL_MAX_SLOT 1024u
+
+/**
  * Scratch words of one persistent kernel in device memory, written by the coordinator thread (block 0,
  * thread 0) and read by every thread after a barrier. Not shared with the host.
  */
@@ -63,9 +70,10 @@ typedef struct rk_device_args {
     rk_device_step *step;    /* device memory */
     uint8_t *stage;          /* device memory: max_batch slots, the batch copied out of the H2K ring */
     uint8_t *stage_small;    /* set by the device loop: shared-memory staging of a one-block kernel (host: NULL) */
+    uint8_t *reply_stage;    /* set by the device loop: LL kernels' shared-memory reply stage (host: NULL) */
     uint8_t *replied;        /* device memory: one byte per batch index, 1 once the message replied */
     uint32_t max_batch;      /* messages per step: min(RK_CUDA_MSGS_PER_THREAD x threads, RK_CUDA_MAX_BATCH) */
-    uint32_t pad0;
+    uint32_t ll;             /* 1: RK_LAUNCH_LOW_LATENCY, the queues are in the LL encoding (abi.h) */
     int64_t hlc_offset_ns;   /* host CLOCK_REALTIME minus %globaltimer, measured at runtime start */
     uint32_t state_size;
     uint32_t kernel_id;

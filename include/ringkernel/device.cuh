@@ -215,6 +215,16 @@ __device__ __forceinline__ rk_hlc_ts rk_hlc_now(rk_ctx *ctx)
     return t;
 }
 
+/* Where the reply to message i of the batch is written: its K2H slot, in place in the mapped ring, or in
+ * a low-latency kernel its shared-memory reply stage, which the loop then encodes onto the wire. */
+__device__ __forceinline__ rk_envelope *rk__reply_env(const rk_device_args *a, uint32_t i)
+{
+    if (a->reply_stage != NULL)
+        return (rk_envelope *)(a->reply_stage + ((size_t)i << a->slot_shift));
+    uint64_t pos = a->step->k2h_base + i;
+    return (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
+}
+
 /**
  * Reserves this message's reply slot, in place in the K2H ring (mapped host memory): fills the envelope
  * (correlation id, source, dest, HLC, flags) and returns a pointer to its payload area; write up to len
@@ -226,7 +236,7 @@ __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id,
     if (ctx->replied || len > rk_payload_max_dev(ctx))
         return NULL;
     uint64_t pos = a->step->k2h_base + ctx->index;
-    rk_envelope *e = (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
+    rk_envelope *e = rk__reply_env(a, ctx->index);
     /* Built in registers, then written as four 16-byte stores: four bus writes instead of fourteen, and
      * fewer writes for the batch's fence to wait for. */
     union {
@@ -296,11 +306,6 @@ __device__ __forceinline__ void rk__step_barrier(const rk_device_args *a)
         __syncthreads();
 }
 
-__device__ __forceinline__ rk_envelope *rk__k2h_env(const rk_device_args *a, uint64_t pos)
-{
-    return (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
-}
-
 /* The staged copy of message i of the batch (device memory). */
 __device__ __forceinline__ rk_envelope *rk__staged(const rk_device_args *a, uint32_t i)
 {
@@ -317,12 +322,10 @@ typedef struct rk__coord {
     uint32_t draining;   /* DRAINING was published to the control block */
 } rk__coord;
 
-/* Coordinator: decides the next step. Returns 1 if there is nothing to do. */
-__device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord *c)
+/* Coordinator: reads the control flags (every 32 polls, every poll while paused) and acknowledges
+ * terminate and pause through the state. Afterwards c->term and c->paused say what to do. */
+__device__ __forceinline__ void rk__control(const rk_device_args *a, rk__coord *c)
 {
-    rk_device_step *s = a->step;
-    uint64_t avail = 0;
-
     if ((c->polls++ & 31u) == 0 || c->pause) {
         /* A-CB: pairs with the host's release stores of terminate/pause (runtime.c). */
         c->term = rk_ld_acquire_sys_u32(&a->cb->terminate);
@@ -336,6 +339,15 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
         c->paused = c->pause && !c->term;
         rk_st_relaxed_sys_u32(&a->cb->state, c->paused ? RK_STATE_PAUSED : c->term ? RK_STATE_DRAINING : RK_STATE_RUNNING);
     }
+}
+
+/* Coordinator: decides the next step. Returns 1 if there is nothing to do. */
+__device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord *c)
+{
+    rk_device_step *s = a->step;
+    uint64_t avail = 0;
+
+    rk__control(a, c);
     if (!c->pause || c->term) {
         /* A2 (device): pairs with R1 in rk_queue_commit_spsc(): slots before head are fully written. */
         uint64_t head = rk_ld_acquire_sys_u64(&a->h2k->head);
@@ -477,7 +489,7 @@ __device__ __forceinline__ void rk__fill_gap(const rk_device_args *a, uint32_t i
     const rk_device_step *s = a->step;
     if (i >= s->reply_end || a->replied[i])
         return;
-    rk_envelope *e = rk__k2h_env(a, s->k2h_base + i);
+    rk_envelope *e = rk__reply_env(a, i);
     e->magic = RK_ENVELOPE_MAGIC;
     e->version = RK_ABI_VERSION;
     e->flags = RK_ENV_SYSTEM;
@@ -537,11 +549,330 @@ __device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_ha
         if ((e->flags & RK_ENV_REQUEST) && !ctx.replied) {
             int32_t code = rc;
             if (rk_reply_reserve(&ctx, e->type_id, sizeof code) != NULL) {
-                rk_envelope *r = rk__k2h_env(a, a->step->k2h_base + i);
+                rk_envelope *r = rk__reply_env(a, i);
                 r->flags = RK_ENV_REPLY | RK_ENV_ERROR;
                 *(int32_t *)((uint8_t *)r + RK_ENVELOPE_SIZE) = code;
             }
         }
+    }
+}
+
+/* ---- The low-latency loop (RK_LAUNCH_LOW_LATENCY; the LL encoding of abi.h) -------------------------
+ *
+ * One warp serves the kernel; lane 0 is the coordinator. A step:
+ *   1. every lane reads wire word `lane` of the next slot (of the next k slots after a busy step) with a
+ *      relaxed 64-bit load; a slot is there when every head word carries its flag (a warp vote). That one
+ *      read is the poll and the data: no head index, no second bus crossing. The low halves land in the
+ *      shared request stage; the rest of a long payload is read (and waited for) word by word.
+ *   2. lane i takes message i (checks, HLC maximum), the warp reduces the maxima, lane 0 derives the
+ *      batch's HLC (rk__batch_hlc); lane i runs the handler (lane 0 runs all of them in an ordered actor).
+ *      Replies go to the shared reply stage (rk__reply_env); gaps get skip envelopes, as in the main loop.
+ *   3. the warp writes each reply's wire words with relaxed 64-bit stores, flag = its K2H position + 1.
+ *      No fence: the host accepts a word by its flag.
+ * The H2K tail (slots the host may reuse), the counters and the HLC words are published behind one
+ * system fence only every capacity/4 messages, after 4 idle polls, and at the end, so the fence is off the
+ * path of a request that is waiting. The host owns K2H head in this mode (runtime.c L3); the kernel reads
+ * K2H tail for room as usual.
+ */
+
+__device__ __forceinline__ uint64_t rk__ld_relaxed_sys_u64(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.relaxed.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+/* The wire words of slot pos of a ring with 2^slot_shift-byte slots (wire slots are twice that). */
+__device__ __forceinline__ uint64_t *rk__ll_wire(uint8_t *slots, uint32_t mask, uint32_t slot_shift, uint64_t pos)
+{
+    return (uint64_t *)(slots + ((size_t)(pos & mask) << (slot_shift + 1)));
+}
+
+/* Lane's share of the words [from, nw) of the H2K wire slot at pos, waited for and stored in dst. */
+__device__ __forceinline__ void rk__ll_read_rest(const uint64_t *wire, uint32_t from, uint32_t nw, uint32_t flag,
+                                                 uint32_t *dst)
+{
+    for (uint32_t w = from + (threadIdx.x & 31u); w < nw; w += 32) {
+        uint64_t v;
+        do
+            v = rk__ld_relaxed_sys_u64(wire + w);
+        while ((uint32_t)(v >> 32) != flag);
+        dst[w] = (uint32_t)v;
+    }
+}
+
+/* Coordinator (lane 0): publishes the H2K tail, counters and HLC words behind one system fence. F2: the
+ * fence orders the warp's reads of the H2K slots (complete: their values were used) and every lane's
+ * earlier stores (the __syncwarp before makes them this lane's, cumulativity) before the stores below;
+ * pairs with A1 in rk_queue_reserve_spsc() (H2K tail) and with the host's acquire of the state (L4). */
+__device__ __forceinline__ void rk__ll_publish(const rk_device_args *a, const rk__coord *c, uint32_t errors_dirty)
+{
+    asm volatile("fence.acq_rel.sys;" ::: "memory");
+    rk_st_relaxed_sys_u64(&a->h2k->tail, c->h2k_tail);
+    rk_st_relaxed_sys_u64(&a->cb->msgs_in, c->msgs_in);
+    rk_st_relaxed_sys_u64(&a->cb->msgs_out, c->msgs_out);
+    if (errors_dirty) {
+        rk_st_relaxed_sys_u64(&a->cb->errors, c->errors);
+        rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)a->step->last_error);
+    }
+    rk_st_relaxed_sys_u64(&a->cb->last_hlc_physical, a->step->clock_physical);
+    rk_st_relaxed_sys_u32(&a->cb->last_hlc_logical, a->step->clock_logical);
+}
+
+__device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_device_handler fn, int ordered)
+{
+    const uint32_t lane = threadIdx.x & 31u;
+    const uint32_t slot = 1u << a->slot_shift, words = slot / 4u;
+    const uint32_t head_words = words < RK_LL_HEAD_WORDS ? words : RK_LL_HEAD_WORDS;
+    const uint32_t k2h_cap = a->k2h_mask + 1u, h2k_cap = a->h2k_mask + 1u;
+    rk_device_step *s = a->step;
+    rk__coord c = {};
+    uint64_t published = 0, beat = 0, last_beat_t = 0;
+    uint32_t idle = 0, dirty = 0, errors_dirty = 0, stop = 0;
+#ifdef RK_DEVICE_PROFILE
+    /* 32-bit sums (a diagnostic run's deltas stay far below 2^32 cycles), packed two per word. */
+    uint32_t prof_poll = 0, prof_take = 0, prof_handle = 0, prof_wire = 0, prof_empty_cycles = 0, prof_empty = 0;
+    uint64_t prof_ta = 0, prof_tb = 0, prof_steps = 0;
+#endif
+
+    /* Every lane keeps the same copy of the positions; lane 0 reads them and the warp shares its values. */
+    if (lane == 0) {
+        c.h2k_tail = rk_ld_acquire_sys_u64(&a->h2k->tail);
+        c.k2h_head = rk_ld_acquire_sys_u64(&a->k2h->head); /* the host owns head from here on (L3) */
+        c.k2h_tail_cache = rk_ld_acquire_sys_u64(&a->k2h->tail);
+    }
+    c.h2k_tail = __shfl_sync(RK_FULL_MASK, c.h2k_tail, 0);
+    c.k2h_head = __shfl_sync(RK_FULL_MASK, c.k2h_head, 0);
+    c.k2h_tail_cache = __shfl_sync(RK_FULL_MASK, c.k2h_tail_cache, 0);
+    published = c.h2k_tail;
+    if (lane == 0) {
+        s->fault = 0;
+        s->clock_physical = 0;
+        s->clock_logical = 0;
+        s->reply_end = 0;
+        rk_st_release_sys_u32(&a->cb->state, RK_STATE_RUNNING);
+    }
+    __syncwarp();
+    uint32_t ctl = 0; /* bit 0: terminate seen, bit 1: paused, bit 2: terminate confirmed (see below) */
+    uint64_t ctl_word = 0;
+    for (;;) {
+#ifdef RK_DEVICE_PROFILE
+        const uint64_t prof_t0 = (uint64_t)clock64();
+#endif
+        /* Control: lane 0 reads terminate and pause (adjacent words, one 8-byte load) in the same round
+         * trip as the poll below, so watching them costs no extra bus crossing. */
+        if (lane == 0)
+            ctl_word = rk__ld_relaxed_sys_u64((const uint64_t *)(const void *)&a->cb->terminate);
+
+        /* 1. Poll: k slots after a busy step, one when idle (a poll's size is its bus cost). */
+        uint32_t n = 0, take = 0;
+        if (!(ctl & 2u)) { /* not paused (as of the previous poll) */
+            uint32_t k = idle == 0 ? a->max_batch : 1u;
+            k = k < h2k_cap ? k : h2k_cap;
+            uint64_t room = k2h_cap - (c.k2h_head - c.k2h_tail_cache);
+            if (room < k) {
+                /* A1 (device): pairs with R2 in rk_queue_release_spsc(): the host is done with those slots. */
+                uint64_t tl = lane == 0 ? rk_ld_acquire_sys_u64(&a->k2h->tail) : 0;
+                c.k2h_tail_cache = __shfl_sync(RK_FULL_MASK, tl, 0);
+                room = k2h_cap - (c.k2h_head - c.k2h_tail_cache);
+            }
+            /* Without K2H room the poll still looks at one slot: terminate must know whether H2K is empty. */
+            take = room < k ? (uint32_t)room : k;
+            k = take > 0 ? take : 1u;
+            uint64_t v[RK_CUDA_LL_MAX_BATCH];
+#pragma unroll
+            for (uint32_t j = 0; j < RK_CUDA_LL_MAX_BATCH; j++) /* all loads in flight before the first use */
+                if (j < k && lane < head_words)
+                    v[j] = rk__ld_relaxed_sys_u64(rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift,
+                                                              c.h2k_tail + j) + lane);
+            if (lane == 0)
+                s->poll_time = rk_globaltimer();
+#pragma unroll
+            for (uint32_t j = 0; j < RK_CUDA_LL_MAX_BATCH; j++) {
+                if (j >= k || n < j)
+                    break;
+                int ok = lane >= head_words || (uint32_t)(v[j] >> 32) == RK_LL_FLAG(c.h2k_tail + j);
+                if (!__all_sync(RK_FULL_MASK, ok))
+                    break;
+                if (lane < head_words)
+                    ((uint32_t *)(a->stage_small + ((size_t)j << a->slot_shift)))[lane] = (uint32_t)v[j];
+                n = j + 1;
+            }
+        }
+        if (lane == 0) {
+            const uint32_t term = (uint32_t)ctl_word != 0, pause = (uint32_t)(ctl_word >> 32) != 0;
+            if (term && !c.draining) {
+                c.draining = 1;
+                rk_st_relaxed_sys_u32(&a->cb->state, RK_STATE_DRAINING);
+            }
+            if ((pause && !term) != c.paused) {
+                c.paused = pause && !term;
+                rk_st_relaxed_sys_u32(&a->cb->state, c.paused ? RK_STATE_PAUSED : term ? RK_STATE_DRAINING
+                                                                                      : RK_STATE_RUNNING);
+            }
+            /* A-CB (LL): the load above is relaxed, and this step's poll may have been performed before it.
+             * The fence makes the flag's observation an acquire (pairs with the host's release of terminate,
+             * runtime.c K1), and the __syncwarp below orders it before every lane's next poll: only a poll
+             * after that may conclude that H2K is drained (bit 2). */
+            if (term && !(ctl & 1u))
+                asm volatile("fence.acq_rel.sys;" ::: "memory");
+            const uint32_t confirmed = (ctl & 1u) ? 4u : 0u;
+            ctl = (term ? 1u | confirmed : 0u) | (c.paused ? 2u : 0u);
+            uint64_t now = (uint64_t)clock64();
+            if (now - last_beat_t > 200000) {
+                rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
+                last_beat_t = now;
+            }
+        }
+        ctl = __shfl_sync(RK_FULL_MASK, ctl, 0);
+        const uint32_t queued = n;
+        n = n < take ? n : take;
+        if (n == 0) {
+            idle = idle < 1024 ? idle + 1 : idle;
+#ifdef RK_DEVICE_PROFILE
+            if (lane == 0) { /* empty polls: count and cycles */
+                prof_empty_cycles += (uint32_t)((uint64_t)clock64() - prof_t0);
+                prof_empty++;
+            }
+#endif
+            if (dirty && (idle >= 16 || ctl & 1u)) { /* quiet (or stopping): publish, off any request's path */
+                __syncwarp();
+                if (lane == 0)
+                    rk__ll_publish(a, &c, errors_dirty);
+                published = c.h2k_tail;
+                dirty = errors_dirty = 0;
+            }
+            if ((ctl & 4u) && queued == 0) { /* terminate confirmed, H2K empty: every earlier send was seen (K1) */
+                stop = 1;
+                break;
+            }
+            if (lane == 0 && idle > 64)
+                __nanosleep(idle < 128 ? 64 : idle < 512 ? 512 : 4000);
+            __syncwarp();
+            continue;
+        }
+        idle = 0;
+#ifdef RK_DEVICE_PROFILE
+        const uint64_t prof_t1 = (uint64_t)clock64();
+#endif
+        __syncwarp();
+        /* The rest of long payloads (rare: a 64 B payload fits the head words). */
+        for (uint32_t j = 0; j < n; j++) {
+            const rk_envelope *e = (const rk_envelope *)(a->stage_small + ((size_t)j << a->slot_shift));
+            uint32_t len = e->payload_len <= slot - RK_ENVELOPE_SIZE ? e->payload_len : slot - RK_ENVELOPE_SIZE;
+            uint32_t nw = rk_ll_words(len, slot);
+            if (nw > head_words)
+                rk__ll_read_rest(rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift, c.h2k_tail + j), head_words,
+                                 nw, RK_LL_FLAG(c.h2k_tail + j), (uint32_t *)e);
+        }
+        if (lane == 0) {
+            s->n = n;
+            s->h2k_tail = c.h2k_tail;
+            s->k2h_base = c.k2h_head;
+            s->hlc_next = 0;
+            s->errors = 0;
+            s->last_error = 0;
+        }
+        __syncwarp();
+
+        /* 2. Take, batch HLC, handle. */
+        uint64_t max_phys = 0;
+        uint32_t max_log = 0;
+        if (lane < n) {
+            const rk_envelope *e = (const rk_envelope *)(a->stage_small + ((size_t)lane << a->slot_shift));
+            a->replied[lane] = 0;
+            if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION ||
+                e->payload_len > slot - RK_ENVELOPE_SIZE)
+                atomicExch(&s->fault, (uint32_t)(-RK_ECORRUPT));
+            max_phys = e->hlc.physical;
+            max_log = e->hlc.logical;
+        }
+        const uint32_t mhi = __reduce_max_sync(RK_FULL_MASK, (uint32_t)(max_phys >> 32));
+        const uint32_t mlo = __reduce_max_sync(RK_FULL_MASK, (uint32_t)(max_phys >> 32) == mhi ? (uint32_t)max_phys : 0u);
+        const uint32_t mlog = __reduce_max_sync(RK_FULL_MASK, max_log);
+        if (lane == 0) {
+            s->remote_physical = ((uint64_t)mhi << 32) | mlo;
+            s->remote_logical = mlog;
+            rk__batch_hlc(a);
+        }
+        __syncwarp();
+#ifdef RK_DEVICE_PROFILE
+        prof_ta = (uint64_t)clock64();
+#endif
+        if (!s->fault) {
+            const uint32_t first = ordered ? (lane == 0 ? 0u : n) : lane;
+            const uint32_t stride = ordered ? 1u : 32u;
+            for (uint32_t i = first; i < n && !s->fault; i += stride)
+                rk__handle(a, fn, i, (const rk_envelope *)(a->stage_small + ((size_t)i << a->slot_shift)));
+        }
+        __syncwarp();
+        const uint32_t rmask = __ballot_sync(RK_FULL_MASK, lane < n && a->replied[lane]);
+        const uint32_t end = rmask ? 32u - __clz(rmask) : 0u;
+        if (lane == 0)
+            s->reply_end = end;
+        __syncwarp();
+        if (lane < n)
+            rk__fill_gap(a, lane);
+        __syncwarp();
+#ifdef RK_DEVICE_PROFILE
+        prof_tb = (uint64_t)clock64();
+#endif
+
+        /* 3. Replies onto the wire, in K2H order; no fence (the host accepts each word by its flag). */
+        for (uint32_t j = 0; j < end; j++) {
+            const uint32_t *src = (const uint32_t *)(a->reply_stage + ((size_t)j << a->slot_shift));
+            const uint32_t nw = rk_ll_words(((const rk_envelope *)src)->payload_len, slot);
+            const uint64_t flag = (uint64_t)RK_LL_FLAG(c.k2h_head + j) << 32;
+            uint64_t *wire = rk__ll_wire(a->k2h_slots, a->k2h_mask, a->slot_shift, c.k2h_head + j);
+            for (uint32_t w = lane; w < nw; w += 32)
+                rk_st_relaxed_sys_u64(wire + w, flag | src[w]);
+        }
+#ifdef RK_DEVICE_PROFILE
+        if (lane == 0) { /* poll that found the batch; the step's work up to its last wire store */
+            const uint64_t t2 = (uint64_t)clock64();
+            prof_poll += (uint32_t)(prof_t1 - prof_t0);
+            prof_take += (uint32_t)(prof_ta - prof_t1);
+            prof_handle += (uint32_t)(prof_tb - prof_ta);
+            prof_wire += (uint32_t)(t2 - prof_tb);
+            rk_st_relaxed_sys_u64(&a->cb->reserved[0], prof_poll | (uint64_t)prof_take << 32);
+            rk_st_relaxed_sys_u64(&a->cb->reserved[1], prof_handle | (uint64_t)prof_wire << 32);
+            rk_st_relaxed_sys_u64(&a->cb->reserved[2], prof_empty_cycles | (uint64_t)prof_empty << 32);
+            rk_st_relaxed_sys_u64(&a->cb->dropped, ++prof_steps); /* profile builds only: steps */
+        }
+#endif
+        c.k2h_head += end;
+        c.h2k_tail += n;
+        c.msgs_in += n;
+        c.msgs_out += end;
+        c.errors += s->errors;
+        errors_dirty |= s->errors != 0;
+        dirty = 1;
+        __syncwarp();
+        if (lane == 0) {
+            s->clock_physical = s->hlc_physical;
+            s->clock_logical = s->hlc_logical + n + s->hlc_next;
+        }
+        if (s->fault) {
+            stop = 2;
+            break;
+        }
+        if (c.h2k_tail - published >= h2k_cap / 4) { /* keep the host's H2K credit flowing in a burst */
+            __syncwarp();
+            if (lane == 0)
+                rk__ll_publish(a, &c, errors_dirty);
+            published = c.h2k_tail;
+            dirty = errors_dirty = 0;
+        }
+        __syncwarp();
+    }
+    __syncwarp();
+    if (lane == 0) {
+        if (stop == 2)
+            rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)(-(int32_t)s->fault));
+        rk__ll_publish(a, &c, 1);
+        rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
+        /* L4: release after every wire word and counter above (fence in rk__ll_publish, then release). */
+        rk_st_release_sys_u32(&a->cb->state, stop == 2 ? RK_STATE_FAILED : RK_STATE_STOPPED);
     }
 }
 
@@ -562,13 +893,21 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
     if (threadIdx.x == 0) {
         sm_args = *ga;
         sm_args.stage_small = NULL;
+        sm_args.reply_stage = NULL;
         if (!ga->grid_sync && ga->max_batch <= RK__MAX_BATCH) {
             sm_args.step = &sm_step;
             sm_args.replied = sm_replied;
             sm_args.stage_small = sm_stage;
         }
+        if (ga->ll) /* requests in the first half of the stage, replies in the second (host checked sizes) */
+            sm_args.reply_stage = sm_stage + RK__SMEM_STAGE / 2;
     }
     __syncthreads();
+    if (sm_args.ll) {
+        if (threadIdx.x < 32) /* the host launched one warp (cuda_backend.c) */
+            rk__device_loop_ll(&sm_args, fn, ordered);
+        return;
+    }
     const rk_device_args *a = &sm_args;
     const int coord = blockIdx.x == 0 && threadIdx.x == 0;
     rk__coord c = {};

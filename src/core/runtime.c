@@ -53,6 +53,19 @@
  *       wait). A drainer never waits for H2K room without draining (a CPU kernel that waits for K2H room
  *       takes no more requests), so the caller that blocks in a send never holds the role.
  *
+ *   L1  Low-latency kernels (RK_LAUNCH_LOW_LATENCY on a backend with ops->low_latency; abi.h describes the
+ *       LL encoding): the queue handles keep their ring logic (reserve/commit, peek/release, the headers'
+ *       head and tail) but point at host-private shadow slots; only the region's wire slots cross the bus.
+ *   L2  H2K: rk__h2k_publish encodes the committed shadow slots onto the wire (relaxed 8-byte stores,
+ *       flag = position + 1) before the header's head store; the kernel reads the wire only and hands
+ *       slots back through the header's tail, whose acquire in rk_queue_reserve_spsc pairs with the
+ *       kernel's fence (F2 in device.cuh) as for plain queues.
+ *   L3  K2H: the host owns the K2H header's head. rk__ll_pull decodes the wire slots whose words all carry
+ *       their flag, in order, into the shadow ring and advances head itself; the kernel never writes head
+ *       and reads tail (written by rk_queue_release_spsc, release) before it reuses a slot.
+ *   L4  The kernel's last store is the state (STOPPED/FAILED, release after a system fence), after every
+ *       wire word it wrote: a pull after the state was seen (acquire) sees every reply.
+ *
  *           rk_call --role free (CAS)--> send, draining while H2K is full --> DRAIN until own reply or
  *              |                                                                  deadline; give the role
  *              | role taken                                                       up, wake one sleeper
@@ -246,7 +259,7 @@ int rk_runtime_hlc_now(rk_runtime *rt, rk_hlc_ts *out)
 /* Applies the defaults of rk_launch_opts and checks the result. */
 static int rk__launch_opts(const rk_launch_opts *opts, rk_launch_opts *o)
 {
-    const uint32_t known = RK_LAUNCH_MULTI_PRODUCER | RK_LAUNCH_GRID_SYNC;
+    const uint32_t known = RK_LAUNCH_MULTI_PRODUCER | RK_LAUNCH_GRID_SYNC | RK_LAUNCH_LOW_LATENCY;
 
     *o = opts != NULL ? *opts : (rk_launch_opts){ 0 };
     if (o->queue_capacity == 0)
@@ -263,19 +276,115 @@ static int rk__launch_opts(const rk_launch_opts *opts, rk_launch_opts *o)
                        o->slot_size, RK_QUEUE_MIN_SLOT, RK_QUEUE_MAX_SLOT);
     if (o->flags & ~known)
         return rk__err(RK_EINVAL, "rk_kernel_launch: unknown launch flags 0x%x", o->flags & ~known);
+    if ((o->flags & RK_LAUNCH_LOW_LATENCY) && (o->flags & (RK_LAUNCH_MULTI_PRODUCER | RK_LAUNCH_GRID_SYNC)))
+        return rk__err(RK_EINVAL, "rk_kernel_launch: RK_LAUNCH_LOW_LATENCY runs on one warp with one producer: "
+                                  "not with RK_LAUNCH_%s", (o->flags & RK_LAUNCH_MULTI_PRODUCER) ? "MULTI_PRODUCER"
+                                                                                              : "GRID_SYNC");
     return 0;
 }
 
+/* The slot size of a kernel's queue regions: wire slots of the LL encoding are twice the slot (L1). */
+static uint32_t rk__region_slot(const rk_kernel *k) { return k->ll ? 2u * k->opts.slot_size : k->opts.slot_size; }
+
 /* Region layout: [ control block 128 ][ H2K ][ K2H ], each part 128-byte aligned. */
-static size_t rk__layout(const rk_launch_opts *o, uint64_t *h2k_off, uint64_t *k2h_off)
+static size_t rk__layout(const rk_kernel *k, uint64_t *h2k_off, uint64_t *k2h_off)
 {
+    const rk_launch_opts *o = &k->opts;
     uint32_t h2k_flags = (o->flags & RK_LAUNCH_MULTI_PRODUCER) ? RK_QUEUE_MPSC : RK_QUEUE_SPSC;
-    size_t h2k = rk_queue_region_size(o->queue_capacity, o->slot_size, h2k_flags);
-    size_t k2h = rk_queue_region_size(o->queue_capacity, o->slot_size, RK_QUEUE_SPSC);
+    size_t h2k = rk_queue_region_size(o->queue_capacity, rk__region_slot(k), h2k_flags);
+    size_t k2h = rk_queue_region_size(o->queue_capacity, rk__region_slot(k), RK_QUEUE_SPSC);
 
     *h2k_off = RK_CACHE_LINE;
     *k2h_off = *h2k_off + rk__align_up(h2k, RK_CACHE_LINE);
     return (size_t)*k2h_off + rk__align_up(k2h, RK_CACHE_LINE);
+}
+
+/* ---- Low-latency encoding (L1-L4) ---------------------------------------------------------------------- */
+
+/* L1: points the attached queue handles at shadow rings and remembers the wire. */
+static int rk__ll_attach(rk_kernel *k)
+{
+    const uint32_t slot = k->opts.slot_size;
+    const size_t ring = (size_t)k->opts.queue_capacity * slot;
+
+    k->ll_shadow = rk__aligned_zalloc(RK_CACHE_LINE, 2 * ring);
+    if (k->ll_shadow == NULL)
+        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate the low-latency shadow rings (%zu bytes)",
+                       2 * ring);
+    k->ll_h2k_wire = (_Atomic uint64_t *)(void *)k->h2k.slots;
+    k->ll_k2h_wire = (_Atomic uint64_t *)(void *)k->k2h.slots;
+    k->h2k.slots = k->ll_shadow;
+    k->k2h.slots = k->ll_shadow + ring;
+    k->h2k.slot_size = k->k2h.slot_size = slot;
+    k->h2k.slot_shift = k->k2h.slot_shift = (uint32_t)__builtin_ctz(slot);
+    return 0;
+}
+
+/* The wire words of ring position pos (slot_size / 4 words of 8 bytes: twice the slot). */
+static _Atomic uint64_t *rk__ll_wire(const rk_kernel *k, _Atomic uint64_t *wire, const rk_queue *q, uint64_t pos)
+{
+    return wire + ((size_t)(pos & q->mask) * (k->opts.slot_size / 4u));
+}
+
+/* L2: encodes count committed H2K shadow slots from pos onto the wire. Relaxed: each word is validated by
+ * its own flag, so the words need no order among themselves. */
+static void rk__ll_encode(rk_kernel *k, uint64_t pos, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        const uint32_t *src = rk_queue_slot(&k->h2k, pos + i);
+        const uint32_t nw = rk_ll_words(((const rk_envelope *)src)->payload_len, k->opts.slot_size);
+        const uint64_t flag = (uint64_t)RK_LL_FLAG(pos + i) << 32;
+        _Atomic uint64_t *dst = rk__ll_wire(k, k->ll_h2k_wire, &k->h2k, pos + i);
+
+        for (uint32_t w = 0; w < nw; w++)
+            atomic_store_explicit(&dst[w], flag | src[w], memory_order_relaxed);
+    }
+}
+
+/* Waits (boundedly) for the wire words [from, to) of one K2H slot and copies their data into dst. Returns 0
+ * if a word has not arrived after the spin budget (the slot is not taken; the next pull looks again). */
+static int rk__ll_take_words(_Atomic uint64_t *src, uint32_t *dst, uint32_t from, uint32_t to, uint32_t flag)
+{
+    for (uint32_t w = from; w < to; w++) {
+        uint64_t v = atomic_load_explicit(&src[w], memory_order_relaxed);
+
+        for (uint32_t spin = 0; (uint32_t)(v >> 32) != flag; spin++) {
+            if (spin == 1u << 16 || w == 0)
+                return 0; /* word 0 missing: nothing arrived; a later word missing for long: not yet */
+            rk__cpu_relax();
+            v = atomic_load_explicit(&src[w], memory_order_relaxed);
+        }
+        dst[w] = (uint32_t)v;
+    }
+    return 1;
+}
+
+/* L3: decodes the K2H wire slots that arrived completely (in order, up to the ring's free shadow room) into
+ * the shadow ring and publishes them through the header's head. Called by the K2H consumer only. */
+static void rk__ll_pull(rk_kernel *k)
+{
+    rk_queue *q = &k->k2h;
+    const uint32_t slot = k->opts.slot_size, words = slot / 4u;
+    const uint32_t head_words = words < RK_LL_HEAD_WORDS ? words : RK_LL_HEAD_WORDS;
+    /* Relaxed: the host itself is the only writer of head in this mode (L3). */
+    const uint64_t head = atomic_load_explicit(&q->hdr->head, memory_order_relaxed);
+    uint64_t h = head;
+
+    while (h - q->c_tail <= q->mask) {
+        _Atomic uint64_t *src = rk__ll_wire(k, k->ll_k2h_wire, q, h);
+        uint32_t *dst = rk_queue_slot(q, h);
+        uint32_t len, nw;
+
+        if (!rk__ll_take_words(src, dst, 0, head_words, RK_LL_FLAG(h)))
+            break;
+        len = ((const rk_envelope *)dst)->payload_len;
+        nw = rk_ll_words(len <= slot - RK_ENVELOPE_SIZE ? len : slot - RK_ENVELOPE_SIZE, slot);
+        if (!rk__ll_take_words(src, dst, head_words, nw, RK_LL_FLAG(h)))
+            break;
+        h++;
+    }
+    if (h != head) /* release: pairs with the acquire of head in rk_queue_peek_spsc() (same thread) */
+        atomic_store_explicit(&q->hdr->head, h, memory_order_release);
 }
 
 /* Formats the region of k (already allocated and zeroed) and attaches the host's queue handles. */
@@ -288,14 +397,15 @@ static int rk__kernel_format(rk_kernel *k)
     size_t h2k_len, k2h_len;
     int rc;
 
-    (void)rk__layout(&k->opts, &h2k_off, &k2h_off);
+    (void)rk__layout(k, &h2k_off, &k2h_off);
     h2k_len = (size_t)(k2h_off - h2k_off);
     k2h_len = k->region_size - (size_t)k2h_off;
-    if ((rc = rk_queue_format(base + h2k_off, h2k_len, k->opts.queue_capacity, k->opts.slot_size, h2k_flags)) ||
-        (rc = rk_queue_format(base + k2h_off, k2h_len, k->opts.queue_capacity, k->opts.slot_size,
+    if ((rc = rk_queue_format(base + h2k_off, h2k_len, k->opts.queue_capacity, rk__region_slot(k), h2k_flags)) ||
+        (rc = rk_queue_format(base + k2h_off, k2h_len, k->opts.queue_capacity, rk__region_slot(k),
                               RK_QUEUE_SPSC)) ||
         (rc = rk_queue_attach(&k->h2k, base + h2k_off, h2k_len)) ||
-        (rc = rk_queue_attach(&k->k2h, base + k2h_off, k2h_len)))
+        (rc = rk_queue_attach(&k->k2h, base + k2h_off, k2h_len)) ||
+        (k->ll && (rc = rk__ll_attach(k)) != 0))
         return rc;
     /* K3: nobody else sees the block yet; the backend's launch publishes it (a thread start, a mutex, a
      * copy to the device). The words the kernel writes later are stored atomically all the same. */
@@ -351,7 +461,8 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
         rc = rk__err(RK_ELIMIT, "rk_kernel_launch: kernel ids of this runtime are exhausted");
         goto fail_id;
     }
-    k->region_size = rk__layout(&o, &h2k_off, &k2h_off);
+    k->ll = (o.flags & RK_LAUNCH_LOW_LATENCY) && rt->ops->low_latency;
+    k->region_size = rk__layout(k, &h2k_off, &k2h_off);
     if ((rc = rt->ops->region_alloc(rt, k->region_size, &k->region)) != 0)
         goto fail_id;
     if ((rc = rk__kernel_format(k)) != 0)
@@ -369,6 +480,7 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
     return 0;
 
 fail_region:
+    free(k->ll_shadow);
     rt->ops->region_free(rt, k->region);
 fail_id:
     pthread_mutex_destroy(&k->call_lock);
@@ -615,6 +727,8 @@ static void rk__h2k_publish(rk_kernel *k, uint64_t pos, uint32_t count)
         /* Relaxed: a statistic; several senders, so a read-modify-write. */
         atomic_fetch_add_explicit(&k->sent, count, memory_order_relaxed);
     } else {
+        if (k->ll)
+            rk__ll_encode(k, pos, count); /* L2 */
         (void)rk_queue_commit_spsc(&k->h2k, count); /* R1 in queue.c */
         /* Relaxed: a statistic with one writer (the SPSC sender), so a plain load and store: no locked
          * instruction on the send path. */
@@ -857,17 +971,24 @@ static int rk__k2h_peek(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t timeout
     int rc;
 
     for (;;) {
+        if (k->ll)
+            rk__ll_pull(k); /* L3 */
         if ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) != RK_EAGAIN) {
             if (rc > 0 && (rc = rk__k2h_skip_system(k, (uint32_t)rc, *pos)) == 0)
                 continue; /* only runtime no-ops were there: look again */
             return rc;
         }
-        if (w.started && k->rt->ops->poll != NULL && (rc = k->rt->ops->poll(k)) != 0)
-            return rc; /* a device fault that never reached the control block (GPU trap) */
+        /* A device fault that never reached the control block (GPU trap). Asked every 256 rounds only: the
+         * CUDA check is a driver call that takes a microsecond, and a reply arriving meanwhile would wait. */
+        if (w.started && (w.b.round & 255u) == 1 && k->rt->ops->poll != NULL && (rc = k->rt->ops->poll(k)) != 0)
+            return rc;
         st = rk__state(k);
         if (st == RK_STATE_STOPPED || st == RK_STATE_FAILED) {
-            /* The acquire in rk__state() makes every reply published before the stop visible; runtime
-             * no-ops among them are skipped as above, so a caller only ever sees user messages. */
+            /* The acquire in rk__state() makes every reply published before the stop visible (L4 for
+             * the LL encoding); runtime no-ops among them are skipped as above, so a caller only ever sees
+             * user messages. */
+            if (k->ll)
+                rk__ll_pull(k);
             while ((rc = rk_queue_peek_spsc(&k->k2h, n, pos)) > 0)
                 if ((rc = rk__k2h_skip_system(k, (uint32_t)rc, *pos)) != 0)
                     return rc;
@@ -1354,6 +1475,8 @@ static int rk__destroy_wait(rk_kernel *k)
         rk__k2h_release(k, 1);
     }
     while ((rc = ops->wait_stopped(k, RK_TIMEOUT_MS(1))) != 0) {
+        if (k->ll)
+            rk__ll_pull(k); /* L3: what arrived on the wire counts towards the full ring */
         if (rk_queue_size(&k->k2h) >= cap && (n = rk_queue_peek_spsc(&k->k2h, cap, &pos)) > 0) {
             (void)rk_queue_release_spsc(&k->k2h, (uint32_t)n); /* R2 in queue.c */
             /* Relaxed: a statistic. */
@@ -1398,6 +1521,7 @@ int rk_runtime_destroy(rk_runtime *rt)
     for (k = list; k != NULL; k = next) {
         next = k->next;
         rt->ops->region_free(rt, k->region);
+        free(k->ll_shadow);
         pthread_mutex_destroy(&k->call_lock);
         free(k);
     }

@@ -40,6 +40,9 @@ typedef struct rk__publication {
 typedef struct rk_backend_ops {
     rk_backend_kind kind;
     const char *name;
+    /** 1 if the backend's kernels read and write their queues in the LL encoding (abi.h) when launched
+     * with RK_LAUNCH_LOW_LATENCY; 0: the flag is accepted and changes nothing. */
+    int low_latency;
 
     /** Fills *st (compiled, available, device_count, reason). Never fails for a compiled backend. */
     int (*probe)(rk_backend_status *st);
@@ -141,6 +144,12 @@ struct rk_kernel {
     rk_queue h2k;                   /* host produces, kernel consumes */
     rk_queue k2h;                   /* kernel produces, host consumes */
     void *backend_data;             /* the backend's per-kernel state */
+    /* LL encoding (RK_LAUNCH_LOW_LATENCY on a backend with ops->low_latency, runtime.c L1-L4): the queue
+     * handles above then point at host-private shadow slots, and the region's slots are the wire. */
+    int ll;
+    uint8_t *ll_shadow;             /* both shadow rings (H2K, then K2H), capacity x slot_size each */
+    _Atomic uint64_t *ll_h2k_wire;  /* H2K wire slots in the region (2 x slot_size each) */
+    _Atomic uint64_t *ll_k2h_wire;  /* K2H wire slots in the region */
 
     /* Host side. */
     _Atomic int closing;            /* 1 once terminate was requested: sends fail with RK_ECLOSED */

@@ -92,10 +92,27 @@ static rk_runtime *rt_new_opts(rk_stop_fn on_stop, void *arg)
 
 static rk_runtime *rt_new(void) { return rt_new_opts(NULL, NULL); }
 
+/* --low-latency: every launch that can takes RK_LAUNCH_LOW_LATENCY, so the whole suite runs over the LL
+ * encoding (abi.h) on a backend that has it. */
+static int g_low_latency;
+
+static const rk_launch_opts *with_mode(const rk_launch_opts *o, rk_launch_opts *buf)
+{
+    const uint32_t excl = RK_LAUNCH_MULTI_PRODUCER | RK_LAUNCH_GRID_SYNC;
+
+    if (!g_low_latency || (o != NULL && (o->flags & excl)))
+        return o;
+    *buf = o != NULL ? *o : (rk_launch_opts){ 0 };
+    buf->flags |= RK_LAUNCH_LOW_LATENCY;
+    return buf;
+}
+
 static rk_kernel *launch(rk_runtime *rt, const char *name, const rk_launch_opts *o)
 {
     rk_kernel *k = NULL;
+    rk_launch_opts buf;
 
+    o = with_mode(o, &buf);
     if (rk_kernel_launch(rt, name, o, &k) != 0)
         fail_msg("rk_kernel_launch(%s): %s", name, rk_last_error());
     return k;
@@ -152,7 +169,8 @@ static int64_t cpu_time_ns(void)
 static rk_kernel *launch_or_skip(rk_runtime *rt, const char *name, const rk_launch_opts *o)
 {
     rk_kernel *k = NULL;
-    int rc = rk_kernel_launch(rt, name, o, &k);
+    rk_launch_opts buf;
+    int rc = rk_kernel_launch(rt, name, with_mode(o, &buf), &k);
 
     if (rc == RK_ENOTSUP) {
         printf("skipped: %s\n", rk_last_error());
@@ -343,6 +361,10 @@ static void test_unknown_launch_flags_are_einval(void **s)
 {
     (void)s;
     expect_launch_error((rk_launch_opts){ .flags = 1u << 7 }, RK_EINVAL, "launch flags");
+    expect_launch_error((rk_launch_opts){ .flags = RK_LAUNCH_LOW_LATENCY | RK_LAUNCH_MULTI_PRODUCER }, RK_EINVAL,
+                        "not with RK_LAUNCH_MULTI_PRODUCER");
+    expect_launch_error((rk_launch_opts){ .flags = RK_LAUNCH_LOW_LATENCY | RK_LAUNCH_GRID_SYNC }, RK_EINVAL,
+                        "not with RK_LAUNCH_GRID_SYNC");
 }
 
 static void test_unknown_actor_is_enoent(void **s)
@@ -1371,8 +1393,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "runtime_test: unknown backend '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--low-latency") == 0) {
+            g_low_latency = 1;
         } else {
-            fprintf(stderr, "usage: runtime_test [--backend cpu|cuda|vulkan]\n");
+            fprintf(stderr, "usage: runtime_test [--backend cpu|cuda|vulkan] [--low-latency]\n");
             return 2;
         }
     }
@@ -1380,7 +1404,8 @@ int main(int argc, char **argv)
         printf("runtime_test: backend %s is not available: %s\n", rk_backend_name(g_backend), st.reason);
         return 77;
     }
-    printf("runtime_test: backend %s (%s)\n", rk_backend_name(g_backend), st.reason);
+    printf("runtime_test: backend %s (%s)%s\n", rk_backend_name(g_backend), st.reason,
+           g_low_latency ? ", every kernel launched with RK_LAUNCH_LOW_LATENCY" : "");
     if (getenv("RK_TEST_FILTER") != NULL) /* e.g. RK_TEST_FILTER='test_call*' */
         cmocka_set_test_filter(getenv("RK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -358,7 +358,7 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
     rk__cuda_rt *c = rt->backend_data;
     rk__cuda_kernel *ck;
     rk_device_args a;
-    unsigned block = k->opts.block_size ? k->opts.block_size : 256;
+    unsigned block = k->opts.block_size ? k->opts.block_size : k->ll ? 32 : 256;
     unsigned grid = k->opts.grid_size ? k->opts.grid_size : 1;
     int coop = grid > 1 || (k->opts.flags & RK_LAUNCH_GRID_SYNC);
     uint32_t state_size, max_batch;
@@ -386,6 +386,12 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
                                  "(RK_LAUNCH_MULTI_PRODUCER is CPU-only for now)", k->name);
         goto fail_lookup;
     }
+    if (k->ll && (block != 32 || grid != 1 || k->opts.slot_size > RK_CUDA_LL_MAX_SLOT)) {
+        rc = rk__err(RK_EINVAL, "kernel '%s': RK_LAUNCH_LOW_LATENCY runs on one warp: block_size 0 or 32 and "
+                                "grid_size 0 or 1, slot_size <= %u (got %u x %u, slot %u)",
+                     k->name, RK_CUDA_LL_MAX_SLOT, grid, block, k->opts.slot_size);
+        goto fail_lookup;
+    }
     if ((rc = rk__cuda_reserve(c, k, ck, grid, block)) != 0)
         goto fail_lookup;
     state_size = k->opts.state_size ? k->opts.state_size : ck->def.state_size;
@@ -395,6 +401,8 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
     max_batch = grid * block * RK_CUDA_MSGS_PER_THREAD;
     if (max_batch > RK_CUDA_MAX_BATCH)
         max_batch = RK_CUDA_MAX_BATCH;
+    if (k->ll) /* the shared stage holds RK_CUDA_LL_MAX_BATCH slots of RK_CUDA_LL_MAX_SLOT bytes */
+        max_batch = RK_CUDA_LL_MAX_BATCH;
     RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->stage, (size_t)max_batch << k->h2k.slot_shift, ck->stream),
                    fail_step);
     RK__CUDA_CHECK(cudaMallocAsync((void **)&ck->replied, (size_t)max_batch, ck->stream),
@@ -423,6 +431,7 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
     a.k2h_mask = k->k2h.mask;
     a.slot_shift = k->h2k.slot_shift;
     a.grid_sync = (uint32_t)coop;
+    a.ll = (uint32_t)k->ll;
     k->backend_data = ck;
 
     e = ck->def.launch(&a, grid, block, 0, coop, ck->stream);
@@ -622,6 +631,7 @@ static void rk__cuda_release(rk_kernel *k)
 const rk_backend_ops rk__cuda_backend_ops = {
     .kind = RK_BACKEND_CUDA,
     .name = "cuda",
+    .low_latency = 1,
     .probe = rk__cuda_probe,
     .devices = rk__cuda_devices,
     .init = rk__cuda_init,
