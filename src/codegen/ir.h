@@ -145,7 +145,7 @@ typedef enum rk__ir_expr_kind {
     RK_IR_STRING,      /* u.str: the literal as written, quotes included */
     RK_IR_VAR,         /* u.var: a parameter, local, shared variable, constant or temporary */
     RK_IR_UNARY,       /* u.op: op, a */
-    RK_IR_BINARY,      /* u.op: op, a, b (componentwise on vectors; a vector op a scalar broadcasts b) */
+    RK_IR_BINARY,      /* u.op: op, a, b (componentwise on vectors; a scalar beside a vector is a CTOR splat) */
     RK_IR_SELECT,      /* u.sel: c ? a : b, only the chosen side evaluated */
     RK_IR_CAST,        /* u.op.a converted to the node's type (every conversion is one of these) */
     RK_IR_CALL,        /* u.call: a helper function */
