@@ -369,12 +369,8 @@ int rk__intr_class_accepts(rk__intr_class c, rk__base_type base, rk__base_type e
 
 /* ---- Targets. ---- */
 
-/* The limit of target t on scalar b in row in: NULL when fine (*need may then name an extension), else
- * the reason for the diagnostic. */
-static const char *rk__type_rule(const rk__intrinsic *in, rk__target t, rk__base_type b, const char **need)
+const char *rk__target_type_limit(rk__target t, rk__base_type b)
 {
-    int atomic = (in->flags & RK_IF_ATOMIC) != 0;
-
     if (b == RK_BT_F64) {
         if (t == RK_TGT_WGSL) {
             return "WGSL has no f64";
@@ -382,19 +378,33 @@ static const char *rk__type_rule(const rk__intrinsic *in, rk__target t, rk__base
         if (t == RK_TGT_MSL) {
             return "Metal has no f64 (double)";
         }
-        if (t == RK_TGT_GLSL && (in->flags & RK_IF_NO_F64_GLSL)) {
-            return "the GLSL built-in takes only 32-bit floats";
-        }
-    } else if (b == RK_BT_I64 || b == RK_BT_U64) {
-        if (t == RK_TGT_WGSL) {
-            return atomic ? "core WGSL has no 64-bit atomics" : "core WGSL has no 64-bit integers";
-        }
-        if (t == RK_TGT_MSL && atomic) {
-            return "Metal has no 64-bit atomic read-modify-write (atomic_ulong has only min/max, Apple8+)";
-        }
-        if (t == RK_TGT_GLSL) {
-            *need = atomic ? "GL_EXT_shader_atomic_int64" : "GL_ARB_gpu_shader_int64";
-        }
+    } else if ((b == RK_BT_I64 || b == RK_BT_U64) && t == RK_TGT_WGSL) {
+        return "core WGSL has no 64-bit integers";
+    }
+    return NULL;
+}
+
+/* The limit of target t on scalar b in row in: NULL when fine (*need may then name an extension), else
+ * the reason for the diagnostic. */
+static const char *rk__type_rule(const rk__intrinsic *in, rk__target t, rk__base_type b, const char **need)
+{
+    int atomic = (in->flags & RK_IF_ATOMIC) != 0;
+    int int64 = b == RK_BT_I64 || b == RK_BT_U64;
+
+    if (int64 && atomic && t == RK_TGT_WGSL) {
+        return "core WGSL has no 64-bit atomics";
+    }
+    if (int64 && atomic && t == RK_TGT_MSL) {
+        return "Metal has no 64-bit atomic read-modify-write (atomic_ulong has only min/max, Apple8+)";
+    }
+    if (rk__target_type_limit(t, b) != NULL) {
+        return rk__target_type_limit(t, b);
+    }
+    if (b == RK_BT_F64 && t == RK_TGT_GLSL && (in->flags & RK_IF_NO_F64_GLSL)) {
+        return "the GLSL built-in takes only 32-bit floats";
+    }
+    if (int64 && t == RK_TGT_GLSL) {
+        *need = atomic ? "GL_EXT_shader_atomic_int64" : "GL_ARB_gpu_shader_int64";
     }
     return NULL;
 }

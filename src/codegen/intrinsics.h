@@ -202,6 +202,13 @@ typedef struct rk__intr_spelling {
 int rk__intr_support(const rk__intrinsic *in, rk__target t, rk__base_type scalar, rk__intr_spelling *out);
 
 /**
+ * Returns why target t cannot use the scalar type b at all ("WGSL has no f64", "core WGSL has no 64-bit
+ * integers"), or NULL when it can. rk__intr_support() applies it to every type of a row, and the checker
+ * to every type written in a program.
+ */
+const char *rk__target_type_limit(rk__target t, rk__base_type b);
+
+/**
  * Expands a template (as in rk__intr_spelling.tmpl) with nargs argument strings into buf (cap bytes),
  * always NUL-terminated when cap > 0, truncated like snprintf. Returns the length of the full expansion
  * (not counting the NUL), so a return >= cap means buf was too small; or RK_EINVAL (detail set) when
