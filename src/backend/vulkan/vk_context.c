@@ -3,9 +3,9 @@
  *
  * The loader is opened once per process and never closed: drivers register process-wide state (LLVM in
  * lavapipe, for one) that does not survive being unloaded and loaded again. The device list is probed once
- * per process too, with a throw-away instance: probing runs every time a runtime picks its backend, and a
- * fresh instance costs milliseconds (tens on lavapipe), while the set of devices does not change under a
- * running process.
+ * per process too (its instance is kept, see rk__vk_probe_run): probing runs every time a runtime picks its
+ * backend, and a fresh instance costs milliseconds (tens on lavapipe), while the set of devices does not
+ * change under a running process.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -344,9 +344,14 @@ static void rk__vk_probe_run(void)
         rk__strlcpy(rk__vk_probe_result.why, why, sizeof rk__vk_probe_result.why);
         return;
     }
+    /* The probe's instance is kept for the life of the process, like the loader: while an instance lives
+     * the loader keeps the drivers loaded, so every later runtime finds them initialised, and their
+     * process-wide allocations stay reachable (when the loader unloads lavapipe at the last instance's
+     * destruction, LeakSanitizer reports them as leaked from an unknown module). */
     if ((n = rk__vk_instance_create(l, 0, &inst, &f, &on)) == 0) {
         n = rk__vk_enumerate(&f, inst, rk__vk_probe_result.dev, pds);
-        f.vkDestroyInstance(inst, NULL);
+        if (n < 0)
+            f.vkDestroyInstance(inst, NULL);
     }
     if (n < 0) {
         rk__vk_probe_result.count = RK_ENODEV;
@@ -591,6 +596,7 @@ int rk__vk_ctx_create(rk__vk_ctx **out, const rk__vk_ctx_opts *opts)
 
     if ((l = rk__vk_loader_get(&why)) == NULL)
         return rk__err(RK_ENODEV, "%s", why);
+    (void)rk__vk_devices(NULL, 0, NULL); /* the probe's instance keeps the drivers loaded (rk__vk_probe_run) */
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return rk__err(RK_ENOMEM, "Vulkan: out of memory");

@@ -537,6 +537,12 @@ static int rk__vk_kernel_commands(rk__vk_kernel *vk)
     c->vkCmdPipelineBarrier(vk->cb[1], VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
                             &to_host, 0, NULL, 0, NULL);
     RK__VK_CHECK(c->vkEndCommandBuffer(vk->cb[1]), out);
+    /* One empty batch (zero groups) now: a driver that rejects the command buffer fails the launch rather
+     * than the first message, and the first real batch does not pay for the driver's first-use work. */
+    rk__vk_in_words(vk)[RK_VK_IN_N] = 0;
+    memset(vk->indirect.map, 0, 3 * sizeof(uint32_t));
+    if ((rc = rk__vk_submit(c, vk->cb[1], vk->fence)) == 0)
+        rc = rk__vk_fence_wait(c, vk->fence, RK__VK_FENCE_TIMEOUT_NS);
 out:
     return rc;
 }
