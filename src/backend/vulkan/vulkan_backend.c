@@ -633,7 +633,9 @@ fail:
 static int rk__vk_wait_stopped(rk_kernel *k, int64_t timeout_ns)
 {
     rk__vk_kernel *vk = k->backend_data;
-    int64_t deadline = timeout_ns == RK_TIMEOUT_INFINITE ? INT64_MAX : rk_monotonic_ns() + timeout_ns;
+    int64_t now = rk_monotonic_ns();
+    /* A negative timeout is RK_TIMEOUT_INFINITE; one too large to add is as good as infinite. */
+    int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
     struct timespec ts = { .tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000 };
     int rc = 0;
 
