@@ -376,7 +376,10 @@ static void describe_choice(rk_backend_kind requested, rk_backend_kind chosen, c
         if (rk_backend_probe(order[i], &st) != 0)
             continue;
         /* For a backend left out of the build, `ringkernel info` has the details. */
-        if (st.compiled)
+        if (st.available) /* AUTO passes over an available backend only for a CPU device (Vulkan on lavapipe) */
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s available but not for AUTO, its device is a CPU (%s)",
+                                    sep, rk_backend_name(order[i]), st.reason);
+        else if (st.compiled)
             len += (size_t)snprintf(buf + len, cap - len, "%s%s unavailable (%s)", sep, rk_backend_name(order[i]),
                                     st.reason);
         else

@@ -13,6 +13,14 @@ PACKAGES=(
     pkg-config        # the install test consumes ringkernel.pc
     # Test framework.
     libcmocka-dev
+    # The Vulkan backend: headers and the shader compiler at build time; the loader, Mesa's lavapipe CPU
+    # driver and the validation layer for its tests (which then run on any machine, GPU or not).
+    libvulkan-dev
+    glslang-tools       # glslangValidator: GLSL compute shaders to SPIR-V
+    spirv-tools         # spirv-val: every embedded SPIR-V module is validated at build time
+    mesa-vulkan-drivers # lavapipe
+    vulkan-validationlayers
+    vulkan-tools        # vulkaninfo, to see what the loader finds
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -15,6 +15,7 @@ say() { printf '\n=== %s\n' "$*"; }
 if [ -d .deps/root/usr ]; then
   export CMAKE_PREFIX_PATH=$PWD/.deps/root/usr
   export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+  export PATH=$PWD/.deps/root/usr/bin:$PATH # glslangValidator, spirv-val (the Vulkan backend's build)
 fi
 say "machine"
 date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
@@ -30,6 +31,8 @@ echo "build ok"
 say "ringkernel info / demo"
 build-gpu/cli/ringkernel info
 build-gpu/cli/ringkernel demo -n 100000
+# Vulkan on the GPU when the driver ships its Vulkan ICD (the line says why not otherwise).
+build-gpu/cli/ringkernel demo --backend vulkan -n 20000 || echo "(Vulkan demo unavailable here)"
 
 say "GPU tests (ctest -L gpu)"
 (cd build-gpu && timeout 240 ctest -L gpu --output-on-failure -V 2>&1 | grep -vE "^\s*$" | tail -150)

@@ -3,6 +3,7 @@
 #   main  build/       every test (labels unit, stress, install, example, gpu: skipped without a GPU)
 #   asan  build-asan/  the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan  build-tsan/  the unit tests under ThreadSanitizer
+# (both with the Vulkan tests too, label vulkan: they run on lavapipe where there is no GPU)
 # (with another dir: dir/, dir-asan/, dir-tsan/).
 # The sanitizer trees leave out the CUDA backend and the benchmarks (build time). Every suite runs even if
 # an earlier one failed; the last line adds up the three (counts from ctest's JUnit reports) and the exit
@@ -73,7 +74,7 @@ suite() {
 sanitized() {
     local name=$1 dir=$2 san=$3
     if scripts/build.sh "$dir" -DRK_SANITIZE="$san" -DRK_WITH_CUDA=OFF -DRK_BUILD_BENCH=OFF; then
-        suite "$name" "$dir" -L unit
+        suite "$name" "$dir" -L '^(unit|vulkan)$'
     else
         total_fail=$((total_fail + 1)) status=1
         parts+=("$name build failed")

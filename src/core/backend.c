@@ -14,6 +14,9 @@ extern const rk_backend_ops rk__cpu_backend_ops;
 #ifdef RK_HAVE_CUDA
 extern const rk_backend_ops rk__cuda_backend_ops;
 #endif
+#ifdef RK_HAVE_VULKAN
+extern const rk_backend_ops rk__vulkan_backend_ops;
+#endif
 
 static const char *const rk__backend_names[RK_BACKEND_COUNT] = { "auto", "cpu", "cuda", "vulkan", "metal" };
 
@@ -24,7 +27,8 @@ static const char *rk__backend_missing(rk_backend_kind kind)
     case RK_BACKEND_CUDA:
         return "not compiled into this build (configure with nvcc on the PATH and -DRK_WITH_CUDA=ON)";
     case RK_BACKEND_VULKAN:
-        return "not compiled into this build (the Vulkan backend is not part of this version; issue [5])";
+        return "not compiled into this build (configure with the Vulkan headers and glslangValidator installed "
+               "and -DRK_WITH_VULKAN=ON)";
     case RK_BACKEND_METAL:
         return "not compiled into this build (Metal is code generation only: ringkernel codegen --target msl)";
     default:
@@ -40,6 +44,10 @@ const rk_backend_ops *rk__backend_ops(rk_backend_kind kind)
 #ifdef RK_HAVE_CUDA
     case RK_BACKEND_CUDA:
         return &rk__cuda_backend_ops;
+#endif
+#ifdef RK_HAVE_VULKAN
+    case RK_BACKEND_VULKAN:
+        return &rk__vulkan_backend_ops;
 #endif
     default:
         return NULL; /* AUTO is resolved by rk__backend_auto(); the others are not built */
@@ -94,7 +102,7 @@ rk_backend_kind rk__backend_auto(void)
         if (rk__backend_ops(order[i]) == NULL)
             continue; /* not built: no need to probe */
         rk__backend_probe_kind(order[i], &st);
-        if (st.available)
+        if (st.available && (rk__backend_ops(order[i])->auto_ok == NULL || rk__backend_ops(order[i])->auto_ok()))
             return order[i];
     }
     return RK_BACKEND_CPU; /* always available */

@@ -48,6 +48,11 @@ typedef struct rk_backend_ops {
     int (*probe)(rk_backend_status *st);
     /** Lists devices; returns the count written. */
     int (*devices)(rk_device_info *out, int max);
+    /**
+     * Whether RK_BACKEND_AUTO may pick this backend when it is available (Vulkan: not when its best device
+     * is a CPU implementation such as lavapipe, which the CPU backend outruns). May be NULL: always.
+     */
+    int (*auto_ok)(void);
 
     /** Sets up rt->backend_data. Returns 0 or RK_E*. */
     int (*init)(rk_runtime *rt);
