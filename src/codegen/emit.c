@@ -432,7 +432,9 @@ static void intrinsic(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
             o->oom = 1;
         } else {
             rk__intr_expand(sp.tmpl, argv, nargs, buf, (size_t)n + 1);
-            if (check_names(e, buf, in->name, x->pos) == 0) {
+            /* The template's own names: the arguments were checked as they were written, and a string
+             * literal argument may contain anything. */
+            if (check_names(e, sp.tmpl, in->name, x->pos) == 0) {
                 rk__out_puts(o, buf);
             }
             free(buf);

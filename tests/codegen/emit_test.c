@@ -352,6 +352,19 @@ static void test_lowering_details(void **state)
     assert_non_null(strstr(cu, "p[0] = rk_warp_sum(n);"));
     free(cu);
     free(c);
+    /* A string argument is not taken for a prelude name. */
+    {
+        char src[sizeof echo_rk];
+        char *topic;
+
+        memcpy(src, echo_rk, sizeof src);
+        topic = strstr(src, "alerts/ping");
+        assert_non_null(topic);
+        memcpy(topic, "rk_nope/pi", 10);
+        c = emit_ok(src, RK_TGT_C);
+        assert_non_null(strstr(c, "rk_publish(rk_ctx, \"rk_nope/pig\", &out);"));
+        free(c);
+    }
     c = emit_ok(K("p[0] = atomic_min(p, n);"), RK_TGT_C);
     assert_non_null(strstr(c, "#define rk_atomic_min(p, v)"));
     assert_non_null(strstr(c, "p[0] = rk_atomic_min(&p[0], n);"));
