@@ -1,7 +1,7 @@
 /* emit_test.c - the C and CUDA emitters (src/codegen/emit*.c): golden outputs of the four examples of
  * docs/DSL.md §8 (tests/codegen/golden/<name>.c and .cu; RK_UPDATE_GOLDEN=1 rewrites them after an
- * intended change), the emitted C compiled with the system compiler under -Wall -Werror, saxpy and
- * sum_u32 run from a harness and compared with references computed here, the emitted CUDA compiled with
+ * intended change), the emitted C compiled with the system compiler under -Wall -Werror, saxpy,
+ * sum_u32 and heat7 run from a harness and compared with references computed here, the emitted CUDA compiled with
  * nvcc when it is installed, and the constructs each emitter rejects.
  */
 #include <math.h>
@@ -262,6 +262,64 @@ static void test_c_sum_runs(void **state)
     free(out);
 }
 
+static void test_c_heat7_runs(void **state)
+{
+    enum { NX = 9, NY = 7, NZ = 6 };
+    static float u[NZ][NY][NX], v[NZ][NY][NX];
+    char *out, *p;
+
+    (void)state;
+    compile_c("heat7", heat7_rk);
+    /* Two plane ranges cover the grid; boundary points keep the -1 the harness wrote. */
+    out = run_harness("heat7",
+                      "#include \"heat7.c\"\n"
+                      "#include <stdio.h>\n"
+                      "int main(void)\n"
+                      "{\n"
+                      "    static float u[6][7][9], v[6][7][9];\n"
+                      "    for (unsigned z = 0; z < 6; z++)\n"
+                      "        for (unsigned y = 0; y < 7; y++)\n"
+                      "            for (unsigned x = 0; x < 9; x++) {\n"
+                      "                u[z][y][x] = (float)((x * 7 + y * 3 + z * 5) % 11) * 0.25f;\n"
+                      "                v[z][y][x] = -1.0f;\n"
+                      "            }\n"
+                      "    heat7(&u[0][0][0], &v[0][0][0], 0.1f, 9, 7, 6, 0, 3);\n"
+                      "    heat7(&u[0][0][0], &v[0][0][0], 0.1f, 9, 7, 6, 3, 6);\n"
+                      "    for (unsigned z = 0; z < 6; z++)\n"
+                      "        for (unsigned y = 0; y < 7; y++)\n"
+                      "            for (unsigned x = 0; x < 9; x++)\n"
+                      "                printf(\"%.9g\\n\", v[z][y][x]);\n"
+                      "    return 0;\n"
+                      "}\n");
+    assert_non_null(out);
+    for (int z = 0; z < NZ; z++)
+        for (int y = 0; y < NY; y++)
+            for (int x = 0; x < NX; x++)
+                u[z][y][x] = (float)((x * 7 + y * 3 + z * 5) % 11) * 0.25f;
+    p = out;
+    for (int z = 0; z < NZ; z++)
+        for (int y = 0; y < NY; y++)
+            for (int x = 0; x < NX; x++) {
+                double got;
+                int used = 0;
+
+                if (x == 0 || y == 0 || z == 0 || x == NX - 1 || y == NY - 1 || z == NZ - 1) {
+                    v[z][y][x] = -1.0f;
+                } else {
+                    float c = u[z][y][x];
+                    float lap = u[z][y][x - 1] + u[z][y][x + 1] + u[z][y - 1][x] + u[z][y + 1][x] + u[z - 1][y][x] +
+                                u[z + 1][y][x] - 6.0f * c;
+
+                    v[z][y][x] = c + 0.1f * lap;
+                }
+                assert_int_equal(sscanf(p, "%lf%n", &got, &used), 1);
+                p += used;
+                if (fabs(got - v[z][y][x]) > 1e-5)
+                    fail_msg("heat7 v[%d][%d][%d] = %.9g, want %.9g", z, y, x, got, (double)v[z][y][x]);
+            }
+    free(out);
+}
+
 static const char *nvcc_path(void)
 {
     if (access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
@@ -394,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_c_compiles),
         cmocka_unit_test(test_c_saxpy_runs),
         cmocka_unit_test(test_c_sum_runs),
+        cmocka_unit_test(test_c_heat7_runs),
         cmocka_unit_test(test_cuda_compiles),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_lowering_details),
