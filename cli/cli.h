@@ -32,7 +32,8 @@ typedef struct cli_opt {
 enum { CLI_ARG_NONE = 0, CLI_ARG_REQUIRED = 1, CLI_ARG_OPTIONAL = 2 };
 
 /** Walks a subcommand's argv (argv[0] is the subcommand): -x, -xVALUE, -x VALUE, --name, --name=VALUE,
- *  --name VALUE. Positional arguments are errors: no subcommand takes any. */
+ *  --name VALUE. Positional arguments are errors (codegen and check take their FILE first, before the
+ *  options, and remove it from argv before parsing). */
 typedef struct cli_parser {
     const char *cmd;  /* subcommand name, for error messages */
     int argc;
@@ -59,5 +60,7 @@ int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t min,
 /* Subcommands: each takes its own argv (argv[0] is the subcommand name) and returns the exit code. */
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_codegen(int argc, char **argv);
+int cli_cmd_check(int argc, char **argv);
 
 #endif /* RK_CLI_H */

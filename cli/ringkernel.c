@@ -1,9 +1,10 @@
 /* ringkernel.c - the ringkernel command-line tool: global options and subcommand dispatch.
  *
  *   ringkernel [--version] [-h|--help] <command> [options]
- *   commands: info, demo, help
+ *   commands: info, demo, codegen, check, help
  *
- * The tool uses the public API only (ringkernel/ringkernel.h). Exit codes are in cli.h.
+ * info and demo use the public API only (ringkernel/ringkernel.h); codegen and check drive the kernel
+ * compiler's internal interface (src/codegen/). Exit codes are in cli.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,8 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     { "info", cli_cmd_info, "show the version, the backends and the devices of this machine" },
     { "demo", cli_cmd_demo, "measure round-trip latency and throughput of the echo actor" },
+    { "codegen", cli_cmd_codegen, "compile a .rk kernel file to CUDA C and portable C" },
+    { "check", cli_cmd_check, "check which targets support each kernel of a .rk file" },
     { NULL, NULL, NULL },
 };
 
@@ -34,8 +37,8 @@ static void print_help(FILE *out)
           "commands:\n",
           out);
     for (const cli_command *c = commands; c->name; c++)
-        fprintf(out, "  %-6s  %s\n", c->name, c->summary);
-    fprintf(out, "  %-6s  %s\n", "help", "show the help of a command (same as 'ringkernel <command> --help')");
+        fprintf(out, "  %-7s  %s\n", c->name, c->summary);
+    fprintf(out, "  %-7s  %s\n", "help", "show the help of a command (same as 'ringkernel <command> --help')");
     fputs("\n"
           "options:\n"
           "  -h, --help   show this help\n"

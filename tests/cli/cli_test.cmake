@@ -1,5 +1,5 @@
 # cli_test.cmake - behaviour of the ringkernel tool: exit codes, help, info, a short demo, bad arguments.
-#   cmake -DCLI=<path to ringkernel> -P cli_test.cmake
+#   cmake -DCLI=<path to ringkernel> -DOUT=<scratch dir> -P cli_test.cmake
 # Any mismatch is a FATAL_ERROR naming the command line, its exit code and its output.
 if(NOT CLI)
   message(FATAL_ERROR "usage: cmake -DCLI=<path to ringkernel> -P cli_test.cmake")
@@ -69,3 +69,69 @@ rk_cli(2 "" demo --frobnicate)
 rk_cli(2 "" demo stray)
 rk_cli(2 "" info --verbose)
 rk_cli(2 "" help nosuchcommand)
+
+# codegen and check: the kernel compiler on the .rk files under rk/.
+set(rk "${CMAKE_CURRENT_LIST_DIR}/rk")
+if(NOT OUT)
+  message(FATAL_ERROR "usage: cmake -DCLI=<path to ringkernel> -DOUT=<scratch dir> -P cli_test.cmake")
+endif()
+file(REMOVE_RECURSE "${OUT}")
+rk_cli(0 "usage: ringkernel codegen" codegen --help)
+rk_cli(0 "usage: ringkernel check" check -h)
+rk_cli(0 "usage: ringkernel codegen" help codegen)
+rk_cli(0 "wrote .*/saxpy\\.ir\nwrote .*/saxpy\\.cu\nwrote .*/saxpy\\.c\n" codegen ${rk}/saxpy.rk --target cuda,c
+       -o ${OUT} --emit-ir)
+foreach(f saxpy.c saxpy.cu saxpy.ir)
+  if(NOT EXISTS "${OUT}/${f}")
+    message(FATAL_ERROR "codegen did not write ${OUT}/${f}")
+  endif()
+endforeach()
+file(READ "${OUT}/saxpy.c" c_text)
+if(NOT c_text MATCHES "int saxpy\\(const rk_grid \\*rk_g, float \\*y, const float \\*x, float a, uint32_t n\\)")
+  message(FATAL_ERROR "saxpy.c lacks the kernel's entry point:\n${c_text}")
+endif()
+file(READ "${OUT}/saxpy.cu" cu_text)
+if(NOT cu_text MATCHES "extern \"C\" __global__ void __launch_bounds__\\(256\\) saxpy\\(")
+  message(FATAL_ERROR "saxpy.cu lacks the __global__ kernel:\n${cu_text}")
+endif()
+rk_cli(0 "^cuda  saxpy: supported\nc     saxpy: supported\n$" check ${rk}/saxpy.rk --targets cuda,c)
+rk_cli(0 "wrote .*/echo\\.c\n" codegen ${rk}/echo.rk -t c -o ${OUT})
+# A target without an emitter is an error, not an empty file.
+rk_cli(1 "" codegen ${rk}/saxpy.rk --target c,glsl -o ${OUT}/glsl)
+execute_process(COMMAND ${CLI} codegen ${rk}/saxpy.rk --target wgsl -o ${OUT} RESULT_VARIABLE rc
+                ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "target 'wgsl': no emitter in this version")
+  message(FATAL_ERROR "codegen --target wgsl: exit ${rc}, stderr: ${err}")
+endif()
+# Usage errors.
+rk_cli(2 "" codegen ${rk}/saxpy.rk --target vulkan -o ${OUT})
+rk_cli(2 "" codegen ${rk}/saxpy.rk -o ${OUT})
+rk_cli(2 "" codegen ${rk}/saxpy.rk --target c)
+rk_cli(2 "" codegen --target c -o ${OUT})
+rk_cli(2 "" check)
+rk_cli(2 "" check ${rk}/saxpy.rk --targets)
+rk_cli(2 "" check ${rk}/saxpy.rk --targets c,,nope)
+# Missing and bad source files: exit 1 with the diagnostics in file:line:col form on stderr.
+rk_cli(1 "" codegen ${rk}/no-such-file.rk --target c -o ${OUT})
+foreach(cmd codegen check)
+  if(cmd STREQUAL "codegen")
+    set(extra --target c -o ${OUT})
+  else()
+    set(extra "")
+  endif()
+  execute_process(COMMAND ${CLI} ${cmd} ${rk}/bad.rk ${extra} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "bad\\.rk:3:12: error: unknown identifier 'q'\n    p\\[0\\] = q;\n +\\^\n"
+     OR NOT err MATCHES "ringkernel: [^\n]*bad\\.rk: 1 error\\(s\\)\n$")
+    message(FATAL_ERROR "${cmd} bad.rk: exit ${rc}\n--- stdout:\n${out}--- stderr:\n${err}")
+  endif()
+endforeach()
+# check: ring handlers run only on CUDA and the CPU, so echo fails on the shader targets, per kernel.
+execute_process(COMMAND ${CLI} check ${rk}/echo.rk --targets all RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT out MATCHES "^cuda  echo: supported\nc     echo: supported\nglsl  echo: unsupported \\(1 error\\)\n"
+   OR NOT out MATCHES "wgsl  echo: unsupported \\(4 errors\\)\nmsl   echo: unsupported \\(1 error\\)\n$"
+   OR NOT err MATCHES "echo\\.rk:14:5: error: ring kernel 'echo' is unsupported on glsl")
+  message(FATAL_ERROR "check echo.rk: exit ${rc}\n--- stdout:\n${out}--- stderr:\n${err}")
+endif()
+file(REMOVE_RECURSE "${OUT}")

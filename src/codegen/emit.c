@@ -1,0 +1,1165 @@
+/* emit.c - the part of code generation every target shares: a text buffer, types and declarations,
+ * the walk over statements and expressions, intrinsic expansion from intrinsics.def and prelude
+ * selection. The targets (emit_c.c, emit_cuda.c) write entry points and preludes around it.
+ *
+ * Expressions are printed with C precedence, so only the parentheses C needs appear, plus the ones GCC's
+ * -Wparentheses asks for (operands of shifts, bitwise and logical operators that are themselves binary).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/emit.h"
+#include "core/internal.h"
+
+/* ---- Text buffer. ---- */
+
+void rk__out_put(rk__out *o, const char *s, size_t n)
+{
+    if (o->oom) {
+        return;
+    }
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 1024;
+        char *b;
+
+        while (cap < o->len + n + 1) {
+            cap *= 2;
+        }
+        b = realloc(o->buf, cap);
+        if (b == NULL) {
+            o->oom = 1;
+            return;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+void rk__out_puts(rk__out *o, const char *s) { rk__out_put(o, s, strlen(s)); }
+
+static void out_vprintf(rk__out *o, const char *fmt, va_list ap)
+{
+    char small[512];
+    va_list again;
+    int n;
+
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= 0 && (size_t)n < sizeof small) {
+        rk__out_put(o, small, (size_t)n);
+    } else if (n >= 0) {
+        char *big = malloc((size_t)n + 1);
+
+        if (big == NULL) {
+            o->oom = 1;
+        } else {
+            vsnprintf(big, (size_t)n + 1, fmt, again);
+            rk__out_put(o, big, (size_t)n);
+            free(big);
+        }
+    }
+    va_end(again);
+}
+
+void rk__out_printf(rk__out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    out_vprintf(o, fmt, ap);
+    va_end(ap);
+}
+
+void rk__out_free(rk__out *o)
+{
+    free(o->buf);
+    memset(o, 0, sizeof *o);
+}
+
+/* ---- Diagnostics and names. ---- */
+
+void rk__emit_error(rk__emitter *e, rk__pos at, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rk__diag_error(e->d, e->src, at, "%s: %s", rk__intr_target_name(e->tgt), msg);
+    e->errors++;
+}
+
+/* C and C++ keywords a kernel-language identifier may collide with; such names get a trailing '_'. */
+static const char *const reserved[] = {
+    "auto", "break", "case", "catch", "char", "class", "default", "delete", "do", "double", "enum",
+    "extern", "float", "friend", "goto", "inline", "int", "long", "namespace", "new", "operator",
+    "private", "protected", "public", "register", "restrict", "short", "signed", "sizeof", "static",
+    "switch", "template", "this", "throw", "try", "typedef", "typename", "union", "unsigned", "using",
+    "virtual", "volatile", "wchar_t", "NULL", "bool", "true", "false", "main",
+};
+
+static void put_ident(rk__out *o, rk__str s)
+{
+    rk__out_put(o, s.ptr, s.len);
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        if (strlen(reserved[i]) == s.len && memcmp(reserved[i], s.ptr, s.len) == 0) {
+            rk__out_puts(o, "_");
+            return;
+        }
+    }
+}
+
+void rk__emit_var_name(rk__emitter *e, rk__out *o, const rk__ir_var *v)
+{
+    if (v->kind == RK_VAR_TEMP) {
+        rk__out_printf(o, "tmp_%u", v->id);
+        return;
+    }
+    if (v->kind == RK_VAR_SHARED) {
+        rk__out_puts(o, e->shared_prefix);
+    }
+    put_ident(o, v->name);
+}
+
+/* ---- Types. ---- */
+
+static const char *scalar_name(rk__target t, rk__ty_kind k)
+{
+    static const char *const c[] = { [RK_TY_VOID] = "void", [RK_TY_BOOL] = "bool", [RK_TY_I32] = "int32_t",
+                                     [RK_TY_U32] = "uint32_t", [RK_TY_I64] = "int64_t", [RK_TY_U64] = "uint64_t",
+                                     [RK_TY_F32] = "float", [RK_TY_F64] = "double" };
+    /* CUDA's atomics are overloaded on int, unsigned and unsigned long long (not on uint64_t, which is
+     * unsigned long on LP64), so the CUDA target names the types the way the CUDA headers do. */
+    static const char *const cu[] = { [RK_TY_VOID] = "void", [RK_TY_BOOL] = "bool", [RK_TY_I32] = "int",
+                                      [RK_TY_U32] = "unsigned", [RK_TY_I64] = "long long",
+                                      [RK_TY_U64] = "unsigned long long", [RK_TY_F32] = "float",
+                                      [RK_TY_F64] = "double" };
+
+    if (k > RK_TY_F64) {
+        return NULL;
+    }
+    return t == RK_TGT_CUDA ? cu[k] : c[k];
+}
+
+/* The target's vector type: CUDA's uint3/float4 ..., the C prelude's rk_u32x3 ... */
+static void vec_name(rk__emitter *e, rk__out *o, const rk__ty *t, rk__pos at)
+{
+    static const char *const cu[] = { [RK_TY_I32] = "int", [RK_TY_U32] = "uint", [RK_TY_I64] = "longlong",
+                                      [RK_TY_U64] = "ulonglong", [RK_TY_F32] = "float", [RK_TY_F64] = "double" };
+    static const char *const c[] = { [RK_TY_I32] = "i32", [RK_TY_U32] = "u32", [RK_TY_I64] = "i64",
+                                     [RK_TY_U64] = "u64", [RK_TY_F32] = "f32", [RK_TY_F64] = "f64" };
+    rk__ty_kind k = t->elem->kind;
+
+    if (k < RK_TY_I32 || k > RK_TY_F64) {
+        rk__emit_error(e, at, "vectors of bool have no type in this emitter");
+        return;
+    }
+    if (e->tgt == RK_TGT_CUDA) {
+        rk__out_printf(o, "%s%u", cu[k], t->len);
+    } else {
+        rk__out_printf(o, "rk_%sx%u", c[k], t->len);
+    }
+}
+
+void rk__emit_type(rk__emitter *e, rk__out *o, const rk__ty *t, rk__pos at)
+{
+    switch (t->kind) {
+    case RK_TY_VEC:
+        vec_name(e, o, t, at);
+        return;
+    case RK_TY_STRUCT:
+        if (t->st->predeclared) {
+            rk__out_puts(o, "rk_");
+        }
+        put_ident(o, t->st->name);
+        return;
+    case RK_TY_PTR:
+        if (t->is_const) {
+            rk__out_puts(o, "const ");
+        }
+        rk__emit_type(e, o, t->elem, at);
+        rk__out_puts(o, " *");
+        return;
+    case RK_TY_ARRAY:
+        rk__emit_type(e, o, t->elem, at);
+        return;
+    case RK_TY_STR:
+        rk__out_puts(o, "const char *");
+        return;
+    default:
+        if (scalar_name(e->tgt, t->kind) == NULL) {
+            rk__emit_error(e, at, "a type without a spelling");
+            return;
+        }
+        rk__out_puts(o, scalar_name(e->tgt, t->kind));
+        return;
+    }
+}
+
+void rk__emit_decl(rk__emitter *e, rk__out *o, const rk__ir_var *v, rk__pos at)
+{
+    const rk__ty *t = v->type;
+
+    if (v->is_const && t->kind != RK_TY_PTR && v->kind != RK_VAR_PARAM) {
+        rk__out_puts(o, "const ");
+    }
+    rk__emit_type(e, o, t, at);
+    if (t->kind != RK_TY_PTR) {
+        rk__out_puts(o, " ");
+    }
+    rk__emit_var_name(e, o, v);
+    for (; t->kind == RK_TY_ARRAY; t = t->elem) {
+        rk__out_printf(o, "[%u]", t->len);
+    }
+}
+
+/* ---- Expressions. ---- */
+
+enum { P_COMMA = 1, P_COND = 3, P_LOR, P_LAND, P_BOR, P_BXOR, P_BAND, P_EQ, P_REL, P_SHIFT, P_ADD, P_MUL,
+       P_UNARY, P_POSTFIX, P_ATOM };
+
+static void expr(rk__emitter *e, rk__out *o, const rk__ir_expr *x, int ctx);
+
+static const struct {
+    const char *tok;
+    int prec;
+} ops[] = {
+    [RK_OP_NEG] = { "-", P_UNARY },    [RK_OP_NOT] = { "!", P_UNARY },     [RK_OP_BITNOT] = { "~", P_UNARY },
+    [RK_OP_ADD] = { "+", P_ADD },      [RK_OP_SUB] = { "-", P_ADD },       [RK_OP_MUL] = { "*", P_MUL },
+    [RK_OP_DIV] = { "/", P_MUL },      [RK_OP_REM] = { "%", P_MUL },       [RK_OP_SHL] = { "<<", P_SHIFT },
+    [RK_OP_SHR] = { ">>", P_SHIFT },   [RK_OP_AND] = { "&", P_BAND },      [RK_OP_OR] = { "|", P_BOR },
+    [RK_OP_XOR] = { "^", P_BXOR },     [RK_OP_LT] = { "<", P_REL },        [RK_OP_LE] = { "<=", P_REL },
+    [RK_OP_GT] = { ">", P_REL },       [RK_OP_GE] = { ">=", P_REL },       [RK_OP_EQ] = { "==", P_EQ },
+    [RK_OP_NE] = { "!=", P_EQ },       [RK_OP_LAND] = { "&&", P_LAND },    [RK_OP_LOR] = { "||", P_LOR },
+    [RK_OP_PTR_ADD] = { "+", P_ADD },  [RK_OP_PTR_SUB] = { "-", P_ADD },
+};
+
+/* The precedence the expression prints at. */
+static int prec_of(const rk__ir_expr *x)
+{
+    switch (x->kind) {
+    case RK_IR_BINARY:
+        return ops[x->u.op.op].prec;
+    case RK_IR_UNARY:
+    case RK_IR_CAST:
+    case RK_IR_DEREF:
+    case RK_IR_ADDR:
+        return P_UNARY;
+    case RK_IR_SELECT:
+        return P_COND;
+    case RK_IR_CONST_INT:
+        return rk__ty_is_signed(x->type) && (int64_t)x->u.i < 0 ? P_UNARY : P_ATOM;
+    case RK_IR_CONST_FLOAT:
+        return x->u.f < 0 ? P_UNARY : P_ATOM;
+    default:
+        return P_POSTFIX;
+    }
+}
+
+static void const_int(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
+{
+    uint64_t v = x->u.i;
+
+    switch (x->type->kind) {
+    case RK_TY_I32:
+        if ((int32_t)v == INT32_MIN) {
+            rk__out_puts(o, "(-2147483647 - 1)");
+        } else {
+            rk__out_printf(o, "%d", (int)(int32_t)v);
+        }
+        break;
+    case RK_TY_U32:
+        rk__out_printf(o, "%uu", (unsigned)(uint32_t)v);
+        break;
+    case RK_TY_I64:
+        if ((int64_t)v == INT64_MIN) {
+            rk__out_puts(o, "(-9223372036854775807ll - 1)");
+        } else {
+            rk__out_printf(o, "%lldll", (long long)(int64_t)v);
+        }
+        break;
+    default:
+        (void)e;
+        rk__out_printf(o, "%lluull", (unsigned long long)v);
+        break;
+    }
+}
+
+static void const_float(rk__out *o, const rk__ir_expr *x)
+{
+    int f32 = x->type->kind == RK_TY_F32;
+    double v = x->u.f;
+    char buf[64];
+
+    if (isnan(v)) {
+        rk__out_puts(o, f32 ? "((float)NAN)" : "((double)NAN)");
+        return;
+    }
+    if (isinf(v)) {
+        rk__out_puts(o, v < 0 ? (f32 ? "(-(float)INFINITY)" : "(-(double)INFINITY)")
+                              : (f32 ? "((float)INFINITY)" : "((double)INFINITY)"));
+        return;
+    }
+    snprintf(buf, sizeof buf, f32 ? "%.9g" : "%.17g", v);
+    rk__out_puts(o, buf);
+    if (strpbrk(buf, ".e") == NULL) {
+        rk__out_puts(o, ".0");
+    }
+    if (f32) {
+        rk__out_puts(o, "f");
+    }
+}
+
+/* 1 if x may be written twice in the output: it has no side effects and costs nothing to repeat. */
+static int is_simple(const rk__ir_expr *x)
+{
+    switch (x->kind) {
+    case RK_IR_CONST_INT:
+    case RK_IR_CONST_FLOAT:
+    case RK_IR_CONST_BOOL:
+    case RK_IR_VAR:
+    case RK_IR_STRING:
+        return 1;
+    case RK_IR_FIELD:
+        return is_simple(x->u.field.base);
+    case RK_IR_DEREF:
+    case RK_IR_ADDR:
+        return is_simple(x->u.op.a);
+    default:
+        return 0;
+    }
+}
+
+static int is_ident_char(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Checks that every rk_* identifier in text is one the target defines; reports the first that is not. */
+static int check_names(rk__emitter *e, const char *text, const char *intr, rk__pos at)
+{
+    for (const char *p = text; (p = strstr(p, "rk_")) != NULL;) {
+        size_t n = 0;
+        int known = 0;
+
+        if (p > text && is_ident_char(p[-1])) {
+            p += 3;
+            continue;
+        }
+        while (p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
+               (p[n] >= '0' && p[n] <= '9')) {
+            n++;
+        }
+        for (size_t i = 0; i < e->npieces && !known; i++) {
+            known = strlen(e->pieces[i].name) == n && memcmp(e->pieces[i].name, p, n) == 0;
+        }
+        for (const char *const *q = e->provided; q && *q && !known; q++) {
+            known = strlen(*q) == n && memcmp(*q, p, n) == 0;
+        }
+        if (!known) {
+            rk__emit_error(e, at, "'%s' needs '%.*s', which this version of the emitter does not provide", intr,
+                           (int)n, p);
+            return -1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+static void intrinsic(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
+{
+    const rk__intrinsic *in = rk__intr_at(x->u.intr.row);
+    const rk__ty *tv = x->u.intr.tvar;
+    rk__intr_spelling sp;
+    rk__intr_sig sig;
+    rk__out args[RK_INTR_MAX_PARAMS];
+    const char *argv[RK_INTR_MAX_PARAMS];
+    unsigned nargs = x->u.intr.nargs;
+    rk__base_type scalar = RK_BT_NONE;
+    int n;
+
+    memset(args, 0, sizeof args);
+    if (tv != NULL && tv->kind == RK_TY_VEC) {
+        rk__emit_error(e, x->pos, "'%s' on vectors: this version lowers intrinsics on scalars only", in->name);
+        return;
+    }
+    if (tv != NULL && tv->kind != RK_TY_STRUCT) {
+        scalar = rk__ty_base(tv->kind);
+    }
+    if (rk__intr_support(in, e->tgt, scalar, &sp) != 0 || rk__intr_parse_sig(in->sig, &sig) != 0) {
+        rk__emit_error(e, x->pos, "%s", rk_last_error());
+        return;
+    }
+    for (unsigned i = 0; i < nargs && i < RK_INTR_MAX_PARAMS; i++) {
+        const rk__ir_expr *a = x->u.intr.args[i];
+        unsigned uses = 0;
+        char slot[3] = { '$', (char)('0' + i), 0 };
+
+        for (const char *p = sp.tmpl; (p = strstr(p, slot)) != NULL; p += 2) {
+            if (p == sp.tmpl || p[-1] != '$') {
+                uses++;
+            }
+        }
+        if (uses > 1 && !is_simple(a)) {
+            rk__emit_error(e, a->pos,
+                           "argument %u of '%s' is used %u times by the %s spelling; bind it to a variable first",
+                           i + 1, in->name, uses, rk__intr_target_name(e->tgt));
+        }
+        /* A pointer parameter is passed as the lvalue it designates (intrinsics.def conventions). */
+        if (sig.params[i].is_ptr) {
+            if (a->kind == RK_IR_ADDR) {
+                expr(e, &args[i], a->u.op.a, P_POSTFIX);
+            } else {
+                expr(e, &args[i], a, P_POSTFIX);
+                rk__out_puts(&args[i], "[0]");
+            }
+        } else {
+            expr(e, &args[i], a, uses > 0 || nargs == 0 ? P_POSTFIX : P_COMMA + 1);
+        }
+        argv[i] = args[i].buf ? args[i].buf : "";
+    }
+    n = rk__intr_expand(sp.tmpl, argv, nargs, NULL, 0);
+    if (n >= 0) {
+        char *buf = malloc((size_t)n + 1);
+
+        if (buf == NULL) {
+            o->oom = 1;
+        } else {
+            rk__intr_expand(sp.tmpl, argv, nargs, buf, (size_t)n + 1);
+            /* The template's own names: the arguments were checked as they were written, and a string
+             * literal argument may contain anything. */
+            if (check_names(e, sp.tmpl, in->name, x->pos) == 0) {
+                rk__out_puts(o, buf);
+            }
+            free(buf);
+        }
+    } else {
+        rk__emit_error(e, x->pos, "%s", rk_last_error());
+    }
+    for (unsigned i = 0; i < nargs && i < RK_INTR_MAX_PARAMS; i++) {
+        rk__out_free(&args[i]);
+    }
+}
+
+static void ctor(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
+{
+    unsigned n = x->type->len;
+
+    if (x->u.call.nargs == 1 && !is_simple(x->u.call.args[0])) {
+        rk__emit_error(e, x->pos, "a vector splat of an expression with effects; bind it to a variable first");
+        return;
+    }
+    if (e->tgt == RK_TGT_CUDA) {
+        rk__out_puts(o, "make_");
+        vec_name(e, o, x->type, x->pos);
+        rk__out_puts(o, "(");
+    } else {
+        rk__out_puts(o, "(");
+        vec_name(e, o, x->type, x->pos);
+        rk__out_puts(o, "){ ");
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (i > 0) {
+            rk__out_puts(o, ", ");
+        }
+        expr(e, o, x->u.call.args[x->u.call.nargs == 1 ? 0 : i], P_COMMA + 1);
+    }
+    rk__out_puts(o, e->tgt == RK_TGT_CUDA ? ")" : " }");
+}
+
+static int is_grouping(rk__ir_op op)
+{
+    return op == RK_OP_SHL || op == RK_OP_SHR || op == RK_OP_AND || op == RK_OP_OR || op == RK_OP_XOR ||
+           op == RK_OP_LAND || op == RK_OP_LOR;
+}
+
+static void binary(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
+{
+    rk__ir_op op = x->u.op.op;
+    int p = ops[op].prec;
+    int lc = p, rc = p + 1;
+
+    if (x->type->kind == RK_TY_VEC || x->u.op.a->type->kind == RK_TY_VEC) {
+        rk__emit_error(e, x->pos, "vector arithmetic: this version lowers operators on scalars only");
+        return;
+    }
+    /* Operands of shifts and bitwise or logical operators that are binary themselves get parentheses,
+     * as -Wparentheses asks; so do comparisons inside comparisons. */
+    if (is_grouping(op) || p == P_EQ || p == P_REL) {
+        if (x->u.op.a->kind == RK_IR_BINARY && (is_grouping(op) || ops[x->u.op.a->u.op.op].prec <= P_EQ + 1)) {
+            lc = P_UNARY;
+        }
+        if (x->u.op.b->kind == RK_IR_BINARY && (is_grouping(op) || ops[x->u.op.b->u.op.op].prec <= P_EQ + 1)) {
+            rc = P_UNARY;
+        }
+    }
+    expr(e, o, x->u.op.a, lc);
+    rk__out_printf(o, " %s ", ops[op].tok);
+    expr(e, o, x->u.op.b, rc);
+}
+
+static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
+{
+    switch (x->kind) {
+    case RK_IR_CONST_INT:
+        const_int(e, o, x);
+        return;
+    case RK_IR_CONST_FLOAT:
+        const_float(o, x);
+        return;
+    case RK_IR_CONST_BOOL:
+        rk__out_puts(o, x->u.i ? "true" : "false");
+        return;
+    case RK_IR_STRING:
+        rk__out_put(o, x->u.str.ptr, x->u.str.len);
+        return;
+    case RK_IR_VAR:
+        rk__emit_var_name(e, o, x->u.var);
+        return;
+    case RK_IR_UNARY:
+        if (x->type->kind == RK_TY_VEC) {
+            rk__emit_error(e, x->pos, "vector arithmetic: this version lowers operators on scalars only");
+            return;
+        }
+        rk__out_puts(o, ops[x->u.op.op].tok);
+        expr(e, o, x->u.op.a, P_POSTFIX);
+        return;
+    case RK_IR_BINARY:
+        binary(e, o, x);
+        return;
+    case RK_IR_SELECT:
+        expr(e, o, x->u.sel.c, P_COND + 1);
+        rk__out_puts(o, " ? ");
+        expr(e, o, x->u.sel.a, P_COND + 1);
+        rk__out_puts(o, " : ");
+        expr(e, o, x->u.sel.b, P_COND);
+        return;
+    case RK_IR_CAST:
+        if (x->type->kind == RK_TY_VEC) {
+            rk__emit_error(e, x->pos, "vector conversion: this version converts scalars only");
+            return;
+        }
+        rk__out_puts(o, "(");
+        rk__emit_type(e, o, x->type, x->pos);
+        rk__out_puts(o, ")");
+        expr(e, o, x->u.op.a, P_UNARY);
+        return;
+    case RK_IR_CALL:
+        put_ident(o, x->u.call.fn->name);
+        rk__out_puts(o, "(");
+        for (uint32_t i = 0; i < x->u.call.nargs; i++) {
+            if (i > 0) {
+                rk__out_puts(o, ", ");
+            }
+            expr(e, o, x->u.call.args[i], P_COMMA + 1);
+        }
+        rk__out_puts(o, ")");
+        return;
+    case RK_IR_INTRIN:
+        intrinsic(e, o, x);
+        return;
+    case RK_IR_CTOR:
+        ctor(e, o, x);
+        return;
+    case RK_IR_FIELD: {
+        const rk__ir_expr *b = x->u.field.base;
+        const rk__ir_struct *st = b->type->st;
+
+        if (b->kind == RK_IR_DEREF) {
+            expr(e, o, b->u.op.a, P_POSTFIX);
+            rk__out_puts(o, "->");
+        } else {
+            expr(e, o, b, P_POSTFIX);
+            rk__out_puts(o, ".");
+        }
+        put_ident(o, st->fields[x->u.field.index].name);
+        return;
+    }
+    case RK_IR_SWIZZLE:
+        if (x->u.swz.n != 1) {
+            const rk__ir_expr *b = x->u.swz.base;
+
+            if (!is_simple(b)) {
+                rk__emit_error(e, x->pos, "a swizzle of an expression with effects; bind it to a variable first");
+                return;
+            }
+            rk__out_puts(o, e->tgt == RK_TGT_CUDA ? "make_" : "(");
+            vec_name(e, o, x->type, x->pos);
+            rk__out_puts(o, e->tgt == RK_TGT_CUDA ? "(" : "){ ");
+            for (unsigned i = 0; i < x->u.swz.n; i++) {
+                rk__out_puts(o, i ? ", " : "");
+                expr(e, o, b, P_POSTFIX);
+                rk__out_printf(o, ".%c", "xyzw"[x->u.swz.comp[i] & 3]);
+            }
+            rk__out_puts(o, e->tgt == RK_TGT_CUDA ? ")" : " }");
+            return;
+        }
+        expr(e, o, x->u.swz.base, P_POSTFIX);
+        rk__out_printf(o, ".%c", "xyzw"[x->u.swz.comp[0] & 3]);
+        return;
+    case RK_IR_INDEX:
+        expr(e, o, x->u.op.a, P_POSTFIX);
+        rk__out_puts(o, "[");
+        expr(e, o, x->u.op.b, 0);
+        rk__out_puts(o, "]");
+        return;
+    case RK_IR_DEREF:
+        rk__out_puts(o, "*");
+        expr(e, o, x->u.op.a, P_UNARY);
+        return;
+    case RK_IR_ADDR:
+        rk__out_puts(o, "&");
+        expr(e, o, x->u.op.a, P_UNARY);
+        return;
+    case RK_IR_NEIGHBOR: {
+        /* at(p, dx, dy, dz): the `at` row's spelling with the buffer and the offsets as arguments. */
+        const rk__intrinsic *at = rk__intr_lookup("at", 2);
+        rk__intr_spelling sp;
+        char a[4][32];
+        const char *argv[4] = { a[0], a[1], a[2], a[3] };
+        rk__out name = { 0 };
+        char buf[256];
+
+        if (at == NULL || rk__intr_support(at, e->tgt, rk__ty_base(x->type->kind), &sp) != 0) {
+            rk__emit_error(e, x->pos, "'at' has no spelling");
+            return;
+        }
+        rk__emit_var_name(e, &name, x->u.nb.buf);
+        snprintf(a[0], sizeof a[0], "%s[0]", name.buf ? name.buf : "");
+        rk__out_free(&name);
+        for (int i = 0; i < 3; i++) {
+            snprintf(a[i + 1], sizeof a[i + 1], "%d", (int)x->u.nb.off[i]);
+        }
+        if (rk__intr_expand(sp.tmpl, argv, 4, buf, sizeof buf) >= (int)sizeof buf) {
+            rk__emit_error(e, x->pos, "'at' spelling too long");
+            return;
+        }
+        if (check_names(e, buf, "at", x->pos) == 0) {
+            rk__out_puts(o, buf);
+        }
+        return;
+    }
+    }
+}
+
+static void expr(rk__emitter *e, rk__out *o, const rk__ir_expr *x, int ctx)
+{
+    int paren = prec_of(x) < ctx;
+
+    if (paren) {
+        rk__out_puts(o, "(");
+    }
+    expr_body(e, o, x);
+    if (paren) {
+        rk__out_puts(o, ")");
+    }
+}
+
+/* ---- Statements. ---- */
+
+void rk__emit_line(rk__emitter *e, const char *fmt, ...)
+{
+    rk__out line = { 0 };
+    va_list ap;
+
+    va_start(ap, fmt);
+    out_vprintf(&line, fmt, ap);
+    va_end(ap);
+    /* Empty lines carry no indentation. */
+    for (int i = 0; i < e->indent && line.len > 0; i++) {
+        rk__out_puts(e->o, "    ");
+    }
+    if (line.buf) {
+        rk__out_put(e->o, line.buf, line.len);
+    }
+    if (line.oom) {
+        e->o->oom = 1;
+    }
+    rk__out_free(&line);
+    rk__out_puts(e->o, "\n");
+}
+
+/* Writes an expression into a fresh string (freed by the caller with rk__out_free). */
+static const char *str_of(rk__emitter *e, rk__out *tmp, const rk__ir_expr *x)
+{
+    memset(tmp, 0, sizeof *tmp);
+    expr(e, tmp, x, 0);
+    return tmp->buf ? tmp->buf : "";
+}
+
+/* 1 if every statement of the continuing list is an assignment or a call, so it fits in a for header. */
+static int simple_continuing(const rk__ir_block *b)
+{
+    for (const rk__ir_stmt *s = b->head; s; s = s->next) {
+        if (s->kind != RK_IR_S_ASSIGN && s->kind != RK_IR_S_EXPR) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void simple_stmt(rk__emitter *e, rk__out *o, const rk__ir_stmt *s)
+{
+    if (s->kind == RK_IR_S_ASSIGN) {
+        expr(e, o, s->u.assign.lhs, P_UNARY);
+        rk__out_puts(o, " = ");
+        expr(e, o, s->u.assign.rhs, P_COND);
+    } else {
+        expr(e, o, s->u.expr, 0);
+    }
+}
+
+static void stmts(rk__emitter *e, const rk__ir_block *b);
+
+static void loop(rk__emitter *e, const rk__ir_stmt *s)
+{
+    rk__out h = { 0 };
+    unsigned label = 0;
+
+    if (e->nloops == sizeof e->loop_labels / sizeof e->loop_labels[0]) {
+        rk__emit_error(e, s->pos, "loops nested too deeply");
+        return;
+    }
+    if (s->u.loop.continuing.head == NULL || simple_continuing(&s->u.loop.continuing)) {
+        rk__out_puts(&h, "for (; ");
+        if (s->u.loop.cond) {
+            expr(e, &h, s->u.loop.cond, 0);
+        }
+        rk__out_puts(&h, ";");
+        for (const rk__ir_stmt *c = s->u.loop.continuing.head; c; c = c->next) {
+            rk__out_puts(&h, c == s->u.loop.continuing.head ? " " : ", ");
+            simple_stmt(e, &h, c);
+        }
+        rk__out_puts(&h, ") {");
+    } else {
+        /* A continuing list with control flow: `continue` jumps to its label. */
+        label = ++e->next_label;
+        rk__out_puts(&h, "for (;;) {");
+    }
+    rk__emit_line(e, "%s", h.buf ? h.buf : "");
+    rk__out_free(&h);
+    e->loop_labels[e->nloops++] = label;
+    e->indent++;
+    if (label != 0) {
+        if (s->u.loop.cond) {
+            rk__out c = { 0 };
+
+            rk__emit_line(e, "if (!(%s)) {", str_of(e, &c, s->u.loop.cond));
+            rk__out_free(&c);
+            rk__emit_line(e, "    break;");
+            rk__emit_line(e, "}");
+        }
+        rk__emit_line(e, "{");
+        e->indent++;
+        stmts(e, &s->u.loop.body);
+        e->indent--;
+        rk__emit_line(e, "}");
+        e->indent--;
+        rk__emit_line(e, "rk_continue_%u:", label);
+        e->indent++;
+        stmts(e, &s->u.loop.continuing);
+    } else {
+        stmts(e, &s->u.loop.body);
+    }
+    e->indent--;
+    e->nloops--;
+    rk__emit_line(e, "}");
+}
+
+static void stmt(rk__emitter *e, const rk__ir_stmt *s)
+{
+    rk__out t = { 0 };
+
+    switch (s->kind) {
+    case RK_IR_S_VAR: {
+        const rk__ir_var *v = s->u.var.var;
+
+        if (v->kind == RK_VAR_SHARED) {
+            /* C: a member of the workgroup's shared struct; CUDA: a __shared__ array in the kernel. */
+            if (e->tgt == RK_TGT_CUDA) {
+                rk__out_puts(&t, "__shared__ ");
+                rk__emit_decl(e, &t, v, s->pos);
+                rk__emit_line(e, "%s;", t.buf ? t.buf : "");
+            }
+            break;
+        }
+        rk__emit_decl(e, &t, v, s->pos);
+        if (s->u.var.init) {
+            rk__out i = { 0 };
+
+            rk__emit_line(e, "%s = %s;", t.buf ? t.buf : "", str_of(e, &i, s->u.var.init));
+            rk__out_free(&i);
+        } else if (v->type->kind == RK_TY_ARRAY || v->type->kind == RK_TY_STRUCT || v->type->kind == RK_TY_VEC) {
+            rk__emit_line(e, "%s = { 0 };", t.buf ? t.buf : "");
+        } else {
+            rk__emit_line(e, "%s = 0;", t.buf ? t.buf : "");
+        }
+        break;
+    }
+    case RK_IR_S_ASSIGN:
+    case RK_IR_S_EXPR:
+        simple_stmt(e, &t, s);
+        rk__emit_line(e, "%s;", t.buf ? t.buf : "");
+        break;
+    case RK_IR_S_IF:
+        rk__emit_line(e, "if (%s) {", str_of(e, &t, s->u.if_s.cond));
+        e->indent++;
+        stmts(e, &s->u.if_s.then_s);
+        e->indent--;
+        if (s->u.if_s.has_else) {
+            rk__emit_line(e, "} else {");
+            e->indent++;
+            stmts(e, &s->u.if_s.else_s);
+            e->indent--;
+        }
+        rk__emit_line(e, "}");
+        break;
+    case RK_IR_S_LOOP:
+        loop(e, s);
+        break;
+    case RK_IR_S_BREAK:
+        rk__emit_line(e, "break;");
+        break;
+    case RK_IR_S_CONTINUE:
+        if (e->nloops > 0 && e->loop_labels[e->nloops - 1] != 0) {
+            rk__emit_line(e, "goto rk_continue_%u;", e->loop_labels[e->nloops - 1]);
+        } else {
+            rk__emit_line(e, "continue;");
+        }
+        break;
+    case RK_IR_S_RETURN:
+        if (s->u.expr) {
+            rk__emit_line(e, "return %s;", str_of(e, &t, s->u.expr));
+        } else {
+            rk__emit_line(e, "return;");
+        }
+        break;
+    case RK_IR_S_BLOCK:
+        rk__emit_block(e, &s->u.block);
+        break;
+    }
+    rk__out_free(&t);
+}
+
+void rk__emit_stmts(rk__emitter *e, const rk__ir_block *b) { stmts(e, b); }
+
+static void stmts(rk__emitter *e, const rk__ir_block *b)
+{
+    for (const rk__ir_stmt *s = b->head; s; s = s->next) {
+        stmt(e, s);
+    }
+}
+
+void rk__emit_block(rk__emitter *e, const rk__ir_block *b)
+{
+    rk__emit_line(e, "{");
+    e->indent++;
+    stmts(e, b);
+    e->indent--;
+    rk__emit_line(e, "}");
+}
+
+/* ---- Module pieces. ---- */
+
+void rk__emit_structs(rk__emitter *e, const char *static_assert_kw)
+{
+    for (const rk__ir_struct *st = e->m->structs; st; st = st->next) {
+        rk__out n = { 0 };
+
+        put_ident(&n, st->name);
+        rk__emit_line(e, "typedef struct %s {", n.buf);
+        e->indent++;
+        for (uint32_t i = 0; i < st->nfields; i++) {
+            rk__out f = { 0 };
+            rk__ir_var v = { 0 };
+
+            v.kind = RK_VAR_LOCAL;
+            v.name = st->fields[i].name;
+            v.type = st->fields[i].type;
+            rk__emit_decl(e, &f, &v, (rk__pos){ 0, 1, 1 });
+            rk__emit_line(e, "%s; /* offset %u */", f.buf ? f.buf : "", st->fields[i].offset);
+            rk__out_free(&f);
+        }
+        e->indent--;
+        rk__emit_line(e, "} %s;", n.buf);
+        rk__emit_line(e, "%s(sizeof(%s) == %u, \"%s is %u bytes, as in the .rk layout\");", static_assert_kw, n.buf,
+                      st->size, n.buf, st->size);
+        rk__emit_line(e, "%s", "");
+        rk__out_free(&n);
+    }
+}
+
+void rk__emit_consts(rk__emitter *e, const char *qual)
+{
+    for (uint32_t i = 0; i < e->m->nconsts; i++) {
+        const rk__ir_var *v = e->m->consts[i];
+        rk__out d = { 0 }, x = { 0 };
+
+        rk__emit_decl(e, &d, v, v->init ? v->init->pos : (rk__pos){ 0, 1, 1 });
+        rk__emit_line(e, "%s%s = %s;", qual, d.buf ? d.buf : "", v->init ? str_of(e, &x, v->init) : "0");
+        rk__out_free(&d);
+        rk__out_free(&x);
+    }
+    if (e->m->nconsts > 0) {
+        rk__emit_line(e, "%s", "");
+    }
+}
+
+void rk__emit_helper(rk__emitter *e, const rk__ir_func *f, const char *qual)
+{
+    rk__out h = { 0 };
+
+    rk__out_puts(&h, qual);
+    rk__emit_type(e, &h, f->ret, f->pos);
+    rk__out_puts(&h, " ");
+    put_ident(&h, f->name);
+    rk__out_puts(&h, "(");
+    if (f->nparams == 0) {
+        rk__out_puts(&h, "void");
+    }
+    for (uint32_t i = 0; i < f->nparams; i++) {
+        rk__out_puts(&h, i ? ", " : "");
+        rk__emit_decl(e, &h, f->params[i], f->pos);
+    }
+    rk__out_puts(&h, ")");
+    rk__emit_line(e, "%s", h.buf);
+    rk__out_free(&h);
+    /* Helpers get no context parameter, so the spellings that read one (rk_ctx) cannot be used there. */
+    if (rk__emit_uses(e, f, "rk_ctx")) {
+        rk__emit_error(e, f->pos, "helper '%.*s' uses an intrinsic that needs the kernel's context; call it "
+                       "from the kernel in this version", (int)f->name.len, f->name.ptr);
+    }
+    rk__emit_block(e, &f->body);
+    rk__emit_line(e, "%s", "");
+}
+
+void rk__emit_ring(rk__emitter *e, const rk__ir_func *f, const char *ret, const char *ctx_type,
+                   const char *state_fn, const char *state_size_fn, const char *what)
+{
+    rk__out h = { 0 }, d = { 0 }, t = { 0 };
+
+    rk__emit_line(e, "/* @kernel(ring), line %u: %s. */", f->pos.line, what);
+    rk__out_puts(&h, ret);
+    put_ident(&h, f->name);
+    rk__out_printf(&h, "(%s *rk_ctx, const rk_envelope *rk_env, const void *rk_payload)", ctx_type);
+    rk__emit_line(e, "%s", h.buf);
+    rk__out_free(&h);
+    rk__emit_line(e, "{");
+    e->indent++;
+    /* Parameters 0, 1, 2: the envelope, the message, the state (checker rules, docs/DSL.md §9). */
+    rk__emit_decl(e, &d, f->params[0], f->pos);
+    rk__emit_line(e, "%s = rk_env;", d.buf);
+    rk__out_free(&d);
+    for (int i = 1; i <= 2; i++) {
+        rk__emit_decl(e, &d, f->params[i], f->pos);
+        rk__emit_type(e, &t, f->params[i]->type, f->pos);
+        rk__emit_line(e, "%s = (%s)%s%s;", d.buf, t.buf, i == 1 ? "rk_payload" : state_fn, i == 1 ? "" : "(rk_ctx)");
+        rk__out_free(&d);
+        rk__out_free(&t);
+    }
+    rk__emit_line(e, "%s", "");
+    /* A message shorter than its struct, or a state smaller than the handler's, is refused. */
+    rk__emit_type(e, &t, f->params[1]->type->elem, f->pos);
+    rk__emit_var_name(e, &d, f->params[2]);
+    rk__emit_line(e, "if (rk_env->payload_len < sizeof(%s) || %s(rk_ctx) < sizeof *%s) {", t.buf, state_size_fn,
+                  d.buf);
+    rk__out_free(&t);
+    rk__out_free(&d);
+    rk__emit_line(e, "    return RK_EINVAL;");
+    rk__emit_line(e, "}");
+    rk__emit_stmts(e, &f->body);
+    e->indent--;
+    rk__emit_line(e, "}");
+    rk__emit_line(e, "%s", "");
+}
+
+/* ---- Analysis. ---- */
+
+static int expr_uses(const rk__emitter *e, const rk__ir_expr *x, const char *needle, unsigned depth);
+static int block_uses(const rk__emitter *e, const rk__ir_block *b, const char *needle, unsigned depth);
+
+static int func_uses(const rk__emitter *e, const rk__ir_func *f, const char *needle, unsigned depth)
+{
+    return depth < 64 && block_uses(e, &f->body, needle, depth + 1);
+}
+
+static int expr_uses(const rk__emitter *e, const rk__ir_expr *x, const char *needle, unsigned depth)
+{
+    if (x == NULL) {
+        return 0;
+    }
+    switch (x->kind) {
+    case RK_IR_UNARY:
+    case RK_IR_CAST:
+    case RK_IR_DEREF:
+    case RK_IR_ADDR:
+    case RK_IR_BINARY:
+    case RK_IR_INDEX:
+        return expr_uses(e, x->u.op.a, needle, depth) ||
+               ((x->kind == RK_IR_BINARY || x->kind == RK_IR_INDEX) && expr_uses(e, x->u.op.b, needle, depth));
+    case RK_IR_SELECT:
+        return expr_uses(e, x->u.sel.c, needle, depth) || expr_uses(e, x->u.sel.a, needle, depth) ||
+               expr_uses(e, x->u.sel.b, needle, depth);
+    case RK_IR_CALL:
+    case RK_IR_CTOR:
+        for (uint32_t i = 0; i < x->u.call.nargs; i++) {
+            if (expr_uses(e, x->u.call.args[i], needle, depth)) {
+                return 1;
+            }
+        }
+        return x->kind == RK_IR_CALL && func_uses(e, x->u.call.fn, needle, depth);
+    case RK_IR_INTRIN: {
+        const rk__intrinsic *in = rk__intr_at(x->u.intr.row);
+
+        if (in != NULL && strstr(in->spell[e->tgt], needle) != NULL) {
+            return 1;
+        }
+        for (uint32_t i = 0; i < x->u.intr.nargs; i++) {
+            if (expr_uses(e, x->u.intr.args[i], needle, depth)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    case RK_IR_FIELD:
+        return expr_uses(e, x->u.field.base, needle, depth);
+    case RK_IR_SWIZZLE:
+        return expr_uses(e, x->u.swz.base, needle, depth);
+    default:
+        return 0;
+    }
+}
+
+static int block_uses(const rk__emitter *e, const rk__ir_block *b, const char *needle, unsigned depth)
+{
+    for (const rk__ir_stmt *s = b->head; s; s = s->next) {
+        int u = 0;
+
+        switch (s->kind) {
+        case RK_IR_S_VAR:
+            u = expr_uses(e, s->u.var.init, needle, depth);
+            break;
+        case RK_IR_S_ASSIGN:
+            u = expr_uses(e, s->u.assign.lhs, needle, depth) || expr_uses(e, s->u.assign.rhs, needle, depth);
+            break;
+        case RK_IR_S_EXPR:
+        case RK_IR_S_RETURN:
+            u = expr_uses(e, s->u.expr, needle, depth);
+            break;
+        case RK_IR_S_IF:
+            u = expr_uses(e, s->u.if_s.cond, needle, depth) || block_uses(e, &s->u.if_s.then_s, needle, depth) ||
+                block_uses(e, &s->u.if_s.else_s, needle, depth);
+            break;
+        case RK_IR_S_LOOP:
+            u = expr_uses(e, s->u.loop.cond, needle, depth) || block_uses(e, &s->u.loop.body, needle, depth) ||
+                block_uses(e, &s->u.loop.continuing, needle, depth);
+            break;
+        case RK_IR_S_BLOCK:
+            u = block_uses(e, &s->u.block, needle, depth);
+            break;
+        default:
+            break;
+        }
+        if (u) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int rk__emit_uses(const rk__emitter *e, const rk__ir_func *f, const char *needle)
+{
+    return func_uses(e, f, needle, 0);
+}
+
+/* 1 if `name` occurs in text as a whole identifier. */
+static int has_ident(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = text; (p = strstr(p, name)) != NULL; p += n) {
+        char b = p > text ? p[-1] : ' ', a = p[n];
+        int ib = b == '_' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9');
+        int ia = a == '_' || (a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z') || (a >= '0' && a <= '9');
+
+        if (!ib && !ia) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void rk__emit_prelude(const rk__emitter *e, const char *body, rk__out *out)
+{
+    unsigned char used[96] = { 0 };
+    int changed = 1;
+
+    /* A piece may use pieces before it in the table; iterate until the set is closed. */
+    for (size_t i = 0; i < e->npieces && i < sizeof used; i++) {
+        used[i] = (unsigned char)has_ident(body, e->pieces[i].name);
+    }
+    while (changed) {
+        changed = 0;
+        for (size_t i = 0; i < e->npieces && i < sizeof used; i++) {
+            for (size_t j = 0; j < e->npieces && j < sizeof used && !used[i]; j++) {
+                if (used[j] && j != i && has_ident(e->pieces[j].code, e->pieces[i].name)) {
+                    used[i] = 1;
+                    changed = 1;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < e->npieces && i < sizeof used; i++) {
+        if (used[i]) {
+            rk__out_puts(out, e->pieces[i].code);
+            rk__out_puts(out, "\n");
+        }
+    }
+}
+
+/* ---- Entry. ---- */
+
+int rk__emit_supported(rk__target t) { return t == RK_TGT_C || t == RK_TGT_CUDA; }
+
+int rk__emit(const rk__ir_module *m, rk__target t, const rk__source *src, rk__diags *diags, char **text,
+             size_t *len)
+{
+    rk__emitter e;
+    rk__out out = { 0 };
+
+    if (m == NULL || src == NULL || diags == NULL || text == NULL || len == NULL) {
+        return rk__err(RK_EINVAL, "rk__emit: NULL argument");
+    }
+    *text = NULL;
+    *len = 0;
+    if (!rk__emit_supported(t)) {
+        return rk__err(RK_ENOTSUP, "target '%s': no emitter in this version", rk__intr_target_name(t));
+    }
+    memset(&e, 0, sizeof e);
+    e.tgt = t;
+    e.m = m;
+    e.src = src;
+    e.d = diags;
+    if (t == RK_TGT_C) {
+        rk__emit_c_module(&e, &out);
+    } else {
+        rk__emit_cuda_module(&e, &out);
+    }
+    if (out.oom) {
+        rk__out_free(&out);
+        return rk__err(RK_ENOMEM, "rk__emit: out of memory");
+    }
+    if (e.errors > 0) {
+        rk__out_free(&out);
+        return rk__err(RK_EINVAL, "%u construct(s) cannot be lowered to %s", e.errors, rk__intr_target_name(t));
+    }
+    *text = out.buf;
+    *len = out.len;
+    return 0;
+}

@@ -1,0 +1,261 @@
+/* emit_cuda.c - the CUDA C target (docs/DSL.md "Code generation").
+ *
+ * A global kernel becomes an extern "C" __global__ function with __launch_bounds__ of its workgroup size;
+ * its shared variables are __shared__ arrays; the indexing intrinsics read threadIdx/blockIdx/blockDim
+ * (their intrinsics.def spellings).
+ *
+ * A stencil becomes a __global__ function taking the grid size as a trailing `uint3 rk_grid_size`: one
+ * thread per interior point (the launch covers (n - 2 * radius) points per axis, blocks of the workgroup
+ * shape), reading neighbours straight from global memory (the caches serve the halo; staging the tile in
+ * shared memory is left to a later version).
+ *
+ * A ring handler becomes `__device__ int R(rk_ctx *, const rk_envelope *, const void *)`, the handler
+ * type of ringkernel/device.cuh, for RK_DEVICE_ACTOR: its message is the payload, its state rk_state().
+ *
+ * Helper functions become static __device__ functions. Persistent stencils are not lowered by this version.
+ */
+#include <string.h>
+
+#include "codegen/emit.h"
+
+#define RK__CU_WARP(N, OP, T)                                                                              \
+    "__device__ __forceinline__ " T " rk_warp_" N "(" T " v)\n"                                              \
+    "{\n"                                                                                                  \
+    "    for (int d = 16; d > 0; d >>= 1)\n"                                                               \
+    "        v = " OP ";\n"                                                                                \
+    "    return v;\n"                                                                                      \
+    "}\n"
+
+#define RK__CU_WARP3(N, OP)                                                                                \
+    RK__CU_WARP(N, OP, "int") RK__CU_WARP(N, OP, "unsigned") RK__CU_WARP(N, OP, "float")
+
+#define RK__CU_ATOMIC_LS(T)                                                                                \
+    "__device__ __forceinline__ " T " rk_atomic_load(" T " *p) { return *(volatile " T " *)p; }\n"           \
+    "__device__ __forceinline__ void rk_atomic_store(" T " *p, " T " v) { *(volatile " T " *)p = v; }\n"
+
+static const rk__emit_piece cuda_pieces[] = {
+    { "rk_atomic_load",
+      "/* Relaxed loads and stores: volatile accesses of naturally aligned words are single transactions. */\n"
+      RK__CU_ATOMIC_LS("int") RK__CU_ATOMIC_LS("unsigned") RK__CU_ATOMIC_LS("unsigned long long") },
+    { "rk_atomic_store", "/* rk_atomic_store: written with rk_atomic_load above. */\n" },
+    { "rk_lane_id",
+      "__device__ __forceinline__ unsigned rk_lane_id(void)\n"
+      "{\n"
+      "    return ((threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x) & 31u;\n"
+      "}\n" },
+    { "rk_warp_sum", "/* Butterfly reductions over the full warp. */\n"
+                     RK__CU_WARP3("sum", "v + __shfl_xor_sync(0xffffffffu, v, d)") },
+    { "rk_warp_min", RK__CU_WARP3("min", "min(v, __shfl_xor_sync(0xffffffffu, v, d))") },
+    { "rk_warp_max", RK__CU_WARP3("max", "max(v, __shfl_xor_sync(0xffffffffu, v, d))") },
+    { "rk_warp_prefix_sum",
+      "/* Exclusive prefix sum over the warp (Hillis-Steele on the inclusive sum, then minus the lane's own). */\n"
+      "#define RK__PREFIX(T)                                                                      \\\n"
+      "    __device__ __forceinline__ T rk_warp_prefix_sum(T v)                                    \\\n"
+      "    {                                                                                      \\\n"
+      "        T s = v;                                                                           \\\n"
+      "        for (unsigned d = 1; d < 32; d <<= 1) {                                            \\\n"
+      "            T o = __shfl_up_sync(0xffffffffu, s, d);                                       \\\n"
+      "            if (rk_lane_id() >= d)                                                         \\\n"
+      "                s += o;                                                                    \\\n"
+      "        }                                                                                  \\\n"
+      "        return s - v;                                                                      \\\n"
+      "    }\n"
+      "RK__PREFIX(int)\nRK__PREFIX(unsigned)\nRK__PREFIX(float)\n" },
+    { "rk_shared_capacity",
+      "/* The static shared memory one block may declare without opting in to more. */\n"
+      "#define rk_shared_capacity 49152u\n" },
+    { "rk_globaltimer",
+      "__device__ __forceinline__ unsigned long long rk_globaltimer(void)\n"
+      "{\n"
+      "    unsigned long long t;\n"
+      "    asm volatile(\"mov.u64 %0, %%globaltimer;\" : \"=l\"(t));\n"
+      "    return t;\n"
+      "}\n" },
+    { "rk_hlc_cmp",
+      "__device__ __forceinline__ int rk_hlc_cmp(rk_hlc_ts a, rk_hlc_ts b)\n"
+      "{\n"
+      "    if (a.physical != b.physical)\n"
+      "        return a.physical < b.physical ? -1 : 1;\n"
+      "    if (a.logical != b.logical)\n"
+      "        return a.logical < b.logical ? -1 : 1;\n"
+      "    return a.node < b.node ? -1 : a.node > b.node;\n"
+      "}\n" },
+    { "rk_send",
+      "/* The device runtime has no send from inside a handler in this version: the call reports RK_ENOTSUP. */\n"
+      "__device__ __forceinline__ int rk_send(rk_ctx *c, unsigned long long to, const void *m)\n"
+      "{\n"
+      "    (void)c, (void)to, (void)m;\n"
+      "    return RK_ENOTSUP;\n"
+      "}\n" },
+    { "rk_publish",
+      "/* The device runtime has no publish from inside a handler in this version: the call reports\n"
+      " * RK_ENOTSUP. */\n"
+      "__device__ __forceinline__ int rk_publish(rk_ctx *c, const char *topic, const void *m)\n"
+      "{\n"
+      "    (void)c, (void)topic, (void)m;\n"
+      "    return RK_ENOTSUP;\n"
+      "}\n" },
+    { "rk_self_addr", "__device__ __forceinline__ unsigned long long rk_self_addr(rk_ctx *c) { return rk_self(c); }\n" },
+    { "rk_at",
+      "/* A stencil's neighbour and centre. p is the buffer's first element (intrinsics take lvalues); rk_c\n"
+      " * is the point's linear index, rk_sy and rk_sz the strides. */\n"
+      "#define rk_at(p, dx, dy, dz) ((&(p))[rk_c + (long long)(dz) * rk_sz + (long long)(dy) * rk_sy + (dx)])\n" },
+    { "rk_store", "#define rk_store(p, v) ((&(p))[rk_c] = (v))\n" },
+};
+
+/* Names the entry points or ringkernel/device.cuh declare. rk_reply has one overload per message struct,
+ * written by the module (below), over device.cuh's rk_reply(ctx, type_id, payload, len). */
+static const char *const cuda_provided[] = { "rk_ctx", "rk_grid_pos", "rk_grid_size", "rk_hlc_now", "rk_reply",
+                                             NULL };
+
+static void params(rk__emitter *e, rk__out *o, const rk__ir_func *f)
+{
+    for (uint32_t i = 0; i < f->nparams; i++) {
+        if (i > 0) {
+            rk__out_puts(o, ", ");
+        }
+        rk__emit_decl(e, o, f->params[i], f->pos);
+    }
+}
+
+static void global_kernel(rk__emitter *e, const rk__ir_func *f)
+{
+    rk__out h = { 0 };
+
+    rk__emit_line(e, "/* @kernel(global, workgroup = %ux%ux%u), line %u. */", f->workgroup[0], f->workgroup[1],
+                  f->workgroup[2], f->pos.line);
+    rk__out_printf(&h, "extern \"C\" __global__ void __launch_bounds__(%u) ",
+                   f->workgroup[0] * f->workgroup[1] * f->workgroup[2]);
+    rk__out_put(&h, f->name.ptr, f->name.len);
+    rk__out_puts(&h, "(");
+    params(e, &h, f);
+    rk__out_puts(&h, ")");
+    rk__emit_line(e, "%s", h.buf);
+    rk__out_free(&h);
+    rk__emit_block(e, &f->body);
+    rk__emit_line(e, "%s", "");
+}
+
+static void stencil(rk__emitter *e, const rk__ir_func *f)
+{
+    rk__out h = { 0 };
+    unsigned r = f->radius;
+
+    rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = %u), line %u: one thread per interior point of an", r,
+                  f->dims, f->pos.line);
+    rk__emit_line(e, " * rk_grid_size grid (z = 1 in 2D); launch (n - 2 * radius) points per axis. */");
+    rk__out_printf(&h, "extern \"C\" __global__ void __launch_bounds__(%u) ",
+                   f->workgroup[0] * f->workgroup[1] * f->workgroup[2]);
+    rk__out_put(&h, f->name.ptr, f->name.len);
+    rk__out_puts(&h, "(");
+    params(e, &h, f);
+    rk__out_puts(&h, ", uint3 rk_grid_size)");
+    rk__emit_line(e, "%s", h.buf);
+    rk__out_free(&h);
+    rk__emit_line(e, "{");
+    e->indent++;
+    rk__emit_line(e, "const uint3 rk_grid_pos = make_uint3(blockIdx.x * blockDim.x + threadIdx.x + %uu,", r);
+    rk__emit_line(e, "                                     blockIdx.y * blockDim.y + threadIdx.y + %uu,", r);
+    rk__emit_line(e, "                                     blockIdx.z * blockDim.z + threadIdx.z + %uu);",
+                  f->dims == 3 ? r : 0);
+    rk__emit_line(e, "const long long rk_sy = rk_grid_size.x, rk_sz = (long long)rk_grid_size.x * rk_grid_size.y;");
+    rk__emit_line(e, "const long long rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
+    rk__emit_line(e, "%s", "");
+    rk__emit_line(e, "if (rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
+    rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu || rk_grid_size.x < %uu || rk_grid_size.y < %uu) {",
+                  f->dims == 3 ? r : 0, 2 * r, 2 * r);
+    rk__emit_line(e, "    return;");
+    rk__emit_line(e, "}");
+    rk__emit_stmts(e, &f->body);
+    e->indent--;
+    rk__emit_line(e, "}");
+    rk__emit_line(e, "%s", "");
+}
+
+/* rk_reply(rk_ctx, &msg) for each message struct: device.cuh's rk_reply under the request's type id. */
+static void reply_overloads(rk__emitter *e, rk__out *out)
+{
+    for (const rk__ir_struct *st = e->m->structs; st; st = st->next) {
+        rk__out_printf(out,
+                       "__device__ __forceinline__ int rk_reply(rk_ctx *c, const %.*s *m)\n"
+                       "{\n"
+                       "    return rk_reply(c, c->req->type_id, m, (uint32_t)sizeof *m);\n"
+                       "}\n",
+                       (int)st->name.len, st->name.ptr);
+    }
+    rk__out_puts(out, "\n");
+}
+
+void rk__emit_cuda_module(rk__emitter *e, rk__out *out)
+{
+    rk__out body = { 0 };
+    int has_ring = 0;
+
+    e->pieces = cuda_pieces;
+    e->npieces = sizeof cuda_pieces / sizeof cuda_pieces[0];
+    e->provided = cuda_provided;
+    e->shared_prefix = "";
+    e->o = &body;
+    for (const rk__ir_func *f = e->m->funcs; f; f = f->next) {
+        has_ring |= f->kind == RK_KK_RING;
+    }
+    rk__emit_structs(e, "static_assert");
+    rk__emit_consts(e, "__device__ static const ");
+    for (const rk__ir_func *f = e->m->funcs; f; f = f->next) {
+        e->fn = f;
+        switch (f->kind) {
+        case RK_KK_NONE:
+            rk__emit_helper(e, f, "__device__ static ");
+            break;
+        case RK_KK_GLOBAL:
+            global_kernel(e, f);
+            break;
+        case RK_KK_STENCIL:
+            stencil(e, f);
+            break;
+        case RK_KK_RING:
+            rk__emit_ring(e, f, "__device__ int ", "rk_ctx", "rk_state", "rk_state_size",
+                          "a device handler for RK_DEVICE_ACTOR (ringkernel/device.cuh)");
+            break;
+        case RK_KK_PSTENCIL:
+            rk__emit_error(e, f->pos, "persistent_stencil kernels: no emitter in this version");
+            break;
+        }
+    }
+    rk__out_puts(out, "/* Generated by ringkernel codegen (CUDA C) from a .rk file: do not edit. */\n");
+    rk__out_puts(out, "#include <math.h>\n#include <stdint.h>\n");
+    if (has_ring) {
+        rk__out_puts(out, "\n#include <ringkernel/device.cuh>\n");
+    }
+    rk__out_puts(out, "\n");
+    {
+        /* With device.cuh included, its rk_globaltimer is the one to use: leave the piece out. */
+        rk__emitter pe = *e;
+        rk__emit_piece kept[sizeof cuda_pieces / sizeof cuda_pieces[0]];
+        size_t n = 0;
+
+        for (size_t i = 0; i < e->npieces; i++) {
+            if (!has_ring || strcmp(cuda_pieces[i].name, "rk_globaltimer") != 0) {
+                kept[n++] = cuda_pieces[i];
+            }
+        }
+        pe.pieces = kept;
+        pe.npieces = n;
+        rk__emit_prelude(&pe, body.buf ? body.buf : "", out);
+    }
+    if (has_ring && body.buf && strstr(body.buf, "rk_reply(") != NULL) {
+        /* The structs first: the overloads name them. */
+        const char *first_fn = strstr(body.buf, "/* @kernel");
+        size_t head = first_fn ? (size_t)(first_fn - body.buf) : 0;
+
+        rk__out_put(out, body.buf, head);
+        reply_overloads(e, out);
+        rk__out_put(out, body.buf + head, body.len - head);
+    } else if (body.buf) {
+        rk__out_put(out, body.buf, body.len);
+    }
+    if (body.oom) {
+        out->oom = 1;
+    }
+    rk__out_free(&body);
+}
