@@ -299,6 +299,25 @@ static size_t rk__layout(const rk_kernel *k, uint64_t *h2k_off, uint64_t *k2h_of
     return (size_t)*k2h_off + rk__align_up(k2h, RK_CACHE_LINE);
 }
 
+/* ---- Heap regions ------------------------------------------------------------------------------------
+ * region_alloc/region_free of the backends whose kernels read their queues from ordinary host memory (CPU
+ * workers, the Vulkan dispatcher thread). */
+
+int rk__heap_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
+{
+    (void)rt;
+    *host_ptr = rk__aligned_zalloc(RK_CACHE_LINE, size);
+    if (*host_ptr == NULL)
+        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate a kernel region of %zu bytes", size);
+    return 0;
+}
+
+void rk__heap_region_free(rk_runtime *rt, void *host_ptr)
+{
+    (void)rt;
+    free(host_ptr);
+}
+
 /* ---- Low-latency encoding (L1-L4) ---------------------------------------------------------------------- */
 
 /* L1: points the attached queue handles at shadow rings and remembers the wire. */

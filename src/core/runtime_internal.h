@@ -110,6 +110,11 @@ typedef struct rk_backend_ops {
     int (*publish)(rk_runtime *rt, const rk__publication *p, int64_t timeout_ns, rk_publish_info *info);
 } rk_backend_ops;
 
+/** region_alloc/region_free for backends whose kernels use ordinary host memory (runtime.c): a zeroed,
+ * 128-byte aligned heap block; RK_ENOMEM when it cannot be had. */
+int rk__heap_region_alloc(rk_runtime *rt, size_t size, void **host_ptr);
+void rk__heap_region_free(rk_runtime *rt, void *host_ptr);
+
 /** The backend table for a kind, or NULL if it is not compiled in (backend.c: the only place). */
 const rk_backend_ops *rk__backend_ops(rk_backend_kind kind);
 

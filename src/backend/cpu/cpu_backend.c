@@ -1336,21 +1336,6 @@ static void rk__cpu_destroy(rk_runtime *rt)
     rt->backend_data = NULL;
 }
 
-static int rk__cpu_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
-{
-    (void)rt;
-    *host_ptr = rk__aligned_zalloc(RK_CACHE_LINE, size);
-    if (*host_ptr == NULL)
-        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate a kernel region of %zu bytes", size);
-    return 0;
-}
-
-static void rk__cpu_region_free(rk_runtime *rt, void *host_ptr)
-{
-    (void)rt;
-    free(host_ptr);
-}
-
 /* Sizes the state of all instances; 0 or RK_EINVAL/RK_ELIMIT. */
 static int rk__cpu_state_layout(rk__cpu_actor *a, const rk_kernel *k)
 {
@@ -1495,8 +1480,8 @@ const rk_backend_ops rk__cpu_backend_ops = {
     .devices = rk__cpu_devices,
     .init = rk__cpu_init,
     .destroy = rk__cpu_destroy,
-    .region_alloc = rk__cpu_region_alloc,
-    .region_free = rk__cpu_region_free,
+    .region_alloc = rk__heap_region_alloc,
+    .region_free = rk__heap_region_free,
     .launch = rk__cpu_launch,
     .notify = rk__cpu_notify,
     .notify_k2h = rk__cpu_notify_k2h,

@@ -758,21 +758,6 @@ static void rk__vk_destroy(rk_runtime *rt)
 }
 
 /* Kernel regions are ordinary host memory: the dispatcher copies each batch into the device's buffers. */
-static int rk__vk_region_alloc(rk_runtime *rt, size_t size, void **host_ptr)
-{
-    (void)rt;
-    *host_ptr = rk__aligned_zalloc(RK_CACHE_LINE, size);
-    if (*host_ptr == NULL)
-        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate a kernel region of %zu bytes", size);
-    return 0;
-}
-
-static void rk__vk_region_free(rk_runtime *rt, void *host_ptr)
-{
-    (void)rt;
-    free(host_ptr);
-}
-
 const rk_backend_ops rk__vulkan_backend_ops = {
     .kind = RK_BACKEND_VULKAN,
     .name = "vulkan",
@@ -781,8 +766,8 @@ const rk_backend_ops rk__vulkan_backend_ops = {
     .auto_ok = rk__vk_auto_ok,
     .init = rk__vk_init,
     .destroy = rk__vk_destroy,
-    .region_alloc = rk__vk_region_alloc,
-    .region_free = rk__vk_region_free,
+    .region_alloc = rk__heap_region_alloc,
+    .region_free = rk__heap_region_free,
     .launch = rk__vk_launch,
     .notify = rk__vk_notify,
     .notify_k2h = rk__vk_notify,
