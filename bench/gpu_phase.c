@@ -44,9 +44,10 @@ static double round_trips(rk_kernel *k, int n)
 /* The profile words of the control block, read while the kernel runs (relaxed: diagnostic figures). */
 static void profile_words(const rk_kernel *k, uint64_t w[5])
 {
-    w[0] = __atomic_load_n(&k->cb->reserved[0], __ATOMIC_RELAXED);
-    w[1] = __atomic_load_n(&k->cb->reserved[1], __ATOMIC_RELAXED);
-    w[2] = __atomic_load_n(&k->cb->reserved[2], __ATOMIC_RELAXED);
+    /* Profile builds reuse the K2K counters and the reserved word for their sums (device.cuh). */
+    w[0] = __atomic_load_n(&k->cb->k2k_in, __ATOMIC_RELAXED);
+    w[1] = __atomic_load_n(&k->cb->k2k_out, __ATOMIC_RELAXED);
+    w[2] = __atomic_load_n(&k->cb->reserved[0], __ATOMIC_RELAXED);
     w[3] = __atomic_load_n(&k->cb->reserved0, __ATOMIC_RELAXED);
     w[4] = __atomic_load_n(&k->cb->dropped, __ATOMIC_RELAXED);
 }

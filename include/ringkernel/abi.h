@@ -203,7 +203,9 @@ typedef struct rk_control_block {
     uint64_t last_hlc_physical; /* physical part of the kernel's last HLC stamp; kernel writes */
     uint32_t last_hlc_logical;  /* logical part of it; kernel writes (may be read torn: advisory only) */
     uint32_t reserved0;      /* zero */
-    uint64_t reserved[3];    /* zero; room for later fields without a layout change */
+    uint64_t k2k_in;         /* messages consumed from the kernel's K2K inbox (k2k.h); kernel writes */
+    uint64_t k2k_out;        /* K2K messages its handlers sent (sends, K2K replies); kernel writes */
+    uint64_t reserved[1];    /* zero; room for a later field without a layout change */
 } rk_control_block;
 
 RK_STATIC_ASSERT(sizeof(rk_control_block) == 128, "rk_control_block is 128 bytes");
@@ -223,6 +225,8 @@ RK_STATIC_ASSERT(offsetof(rk_control_block, h2k_offset) == 72, "cb.h2k_offset at
 RK_STATIC_ASSERT(offsetof(rk_control_block, k2h_offset) == 80, "cb.k2h_offset at 80");
 RK_STATIC_ASSERT(offsetof(rk_control_block, last_hlc_physical) == 88, "cb.last_hlc_physical at 88");
 RK_STATIC_ASSERT(offsetof(rk_control_block, last_hlc_logical) == 96, "cb.last_hlc_logical at 96");
+RK_STATIC_ASSERT(offsetof(rk_control_block, k2k_in) == 104, "cb.k2k_in at 104");
+RK_STATIC_ASSERT(offsetof(rk_control_block, k2k_out) == 112, "cb.k2k_out at 112");
 
 
 /* ---- Low-latency (LL) slot encoding -----------------------------------------------------------------

@@ -32,6 +32,56 @@ extern "C" {
 #define RK_CUDA_LL_MAX_BATCH 8u
 #define RK_CUDA_LL_MAX_SLOT 1024u
 
+/* ---- K2K on the GPU (device.cuh has the device side; k2k.h the host side) ------------------------------
+ *
+ * Every kernel of a CUDA runtime launched without RK_LAUNCH_LOW_LATENCY has a K2K inbox in device memory:
+ * a many-producer, one-consumer ring with a sequence number per slot (the bounded queue of D. Vyukov). Any
+ * thread of any kernel of the runtime may produce; the inbox's own kernel consumes. For position p:
+ *   seq[p & mask] == p            the slot is free for p: a producer may claim p (CAS tail p -> p + 1)
+ *   seq[p & mask] == p + 1        the message at p is written: the consumer may read it
+ *   seq[p & mask] == p + capacity the consumer is done with it: free for the next lap
+ * A producer claims a position only when its slot is free (room first, then the claim), writes the slot,
+ * then stores seq with release semantics (device scope); the consumer loads seq with acquire semantics,
+ * reads the slot, and only then releases it. Closing sets RK_K2K_CLOSED in tail with one atomic OR, so a
+ * claim either happened before the close (and is drained) or fails with RK_ECLOSED: nothing is lost.
+ * Senders find an inbox through the runtime's directory, indexed by kernel id modulo RK_CUDA_K2K_DIR; the
+ * entry names its kernel, so an address of another kernel with the same index is told apart.
+ */
+
+/** Bit of rk_k2k_ring.tail that closes the inbox (its kernel is stopping). */
+#define RK_K2K_CLOSED (1ull << 63)
+/** Entries of a runtime's K2K directory (a power of two). */
+#define RK_CUDA_K2K_DIR 1024u
+/** Named endpoints that kernels can resolve on the device (rk_k2k_resolve). */
+#define RK_CUDA_K2K_ENDPOINTS 256u
+
+/** One inbox (device memory; 256 bytes: the producers' word has its own cache lines). */
+typedef struct rk_k2k_ring {
+    uint64_t tail;            /* next position to claim; RK_K2K_CLOSED once the consumer closed it */
+    uint8_t pad0[120];
+    uint64_t *seq;            /* capacity words, see above */
+    uint8_t *slots;           /* capacity slots of 2^slot_shift bytes: envelope + payload */
+    uint32_t mask;            /* capacity - 1 */
+    uint32_t slot_shift;
+    uint32_t payload_max;     /* slot size - RK_ENVELOPE_SIZE */
+    uint32_t kernel_id;       /* the consumer */
+    uint8_t pad1[96];
+} rk_k2k_ring;
+
+/** One directory entry (device memory). Written by the host before the kernel it names can be addressed. */
+typedef struct rk_k2k_dir_entry {
+    rk_k2k_ring *ring;        /* NULL: the kernel takes no K2K messages (low-latency launch) */
+    uint32_t kernel_id;       /* whose entry this is; 0: empty */
+    uint32_t pad;
+} rk_k2k_dir_entry;
+
+/** One named endpoint as kernels see it (device memory; a mirror of the host's table, k2k.c). */
+typedef struct rk_k2k_endpoint {
+    char name[64];            /* NUL-terminated, at most RK_ENDPOINT_NAME_MAX (63) bytes */
+    uint64_t addr;            /* the kernel's address; 0: free entry */
+    uint64_t pad;
+} rk_k2k_endpoint;
+
 /**
  * Scratch words of one persistent kernel in device memory, written by the coordinator thread (block 0,
  * thread 0) and read by every thread after a barrier. Not shared with the host.
@@ -55,7 +105,9 @@ typedef struct rk_device_step {
     uint64_t poll_time;      /* %globaltimer when this step's H2K head was read */
     uint64_t clock_physical; /* last HLC physical issued by the kernel */
     uint32_t clock_logical;  /* last HLC logical issued by the kernel */
-    uint32_t pad2;
+    uint32_t n_h2k;          /* messages [0, n_h2k) of the batch came from H2K, the rest from the K2K inbox */
+    uint64_t k2k_head;       /* inbox position of batch message n_h2k */
+    unsigned long long k2k_out; /* atomic: K2K messages the kernel's handlers sent (rk_k2k_send, K2K replies) */
 } rk_device_step;
 
 /** Arguments of a persistent kernel (passed by value at launch). All pointers are device pointers. */
@@ -80,6 +132,13 @@ typedef struct rk_device_args {
     uint32_t h2k_mask, k2h_mask;
     uint32_t slot_shift;     /* log2(slot size), the same for both queues */
     uint32_t grid_sync;      /* 1: launched cooperatively; steps end with a grid-wide sync */
+    rk_k2k_ring *inbox;      /* this kernel's K2K inbox, NULL if it has none (low-latency launch) */
+    uint64_t *k2k_seq;       /* the inbox's sequence words and slots (copies of its fields, so the loop */
+    uint8_t *k2k_slots;      /*   never reads them from device memory) */
+    uint32_t k2k_mask;       /* the inbox's capacity - 1 */
+    uint32_t pad_k2k;
+    rk_k2k_dir_entry *k2k_dir;      /* the runtime's directory, RK_CUDA_K2K_DIR entries */
+    rk_k2k_endpoint *k2k_endpoints; /* the runtime's endpoints, RK_CUDA_K2K_ENDPOINTS entries */
 } rk_device_args;
 
 typedef struct rk_cuda_actor_def {

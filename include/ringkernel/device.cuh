@@ -179,13 +179,133 @@ __host__ __device__ __forceinline__ uint64_t rk_type_id_dev(const char *name)
 /** Type id of the skip envelopes that fill reply slots of messages that did not reply. */
 #define RK_SYSTYPE_SKIP 0x736b6970ull /* "skip" */
 
+/* ---- Device-scope memory-ordering primitives (K2K inboxes live in device memory) ------------------- */
+
+__device__ __forceinline__ uint64_t rk_ld_relaxed_gpu_u64(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ uint32_t rk_ld_relaxed_gpu_u32(const uint32_t *p)
+{
+    uint32_t v;
+    asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ uint64_t rk_ld_acquire_gpu_u64(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ void rk_st_release_gpu_u64(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+/* ---- K2K inbox primitives (cuda.h: the ring protocol). Usable from any device code. ------------------ */
+
+/** The ring's immutable fields, read past any L1 copy (a pool may hand out an address an SM saw before). */
+typedef struct rk_k2k_view {
+    rk_k2k_ring *ring;
+    uint64_t *seq;
+    uint8_t *slots;
+    uint32_t mask, slot_shift, payload_max, kernel_id;
+} rk_k2k_view;
+
+__device__ __forceinline__ rk_k2k_view rk_k2k_ring_view(rk_k2k_ring *r)
+{
+    rk_k2k_view v;
+    v.ring = r;
+    v.seq = (uint64_t *)rk_ld_relaxed_gpu_u64((const uint64_t *)(const void *)&r->seq);
+    v.slots = (uint8_t *)rk_ld_relaxed_gpu_u64((const uint64_t *)(const void *)&r->slots);
+    v.mask = rk_ld_relaxed_gpu_u32(&r->mask);
+    v.slot_shift = rk_ld_relaxed_gpu_u32(&r->slot_shift);
+    v.payload_max = rk_ld_relaxed_gpu_u32(&r->payload_max);
+    v.kernel_id = rk_ld_relaxed_gpu_u32(&r->kernel_id);
+    return v;
+}
+
+/** The slot of position pos. */
+__device__ __forceinline__ rk_envelope *rk_k2k_ring_slot(const rk_k2k_view *v, uint64_t pos)
+{
+    return (rk_envelope *)(v->slots + ((size_t)(pos & v->mask) << v->slot_shift));
+}
+
+/**
+ * Producer: claims the next position of the ring, only if its slot is free. Returns 0 with *pos set (write
+ * the slot, then rk_k2k_ring_publish); RK_EAGAIN if the ring is full (nothing claimed); RK_ECLOSED if its
+ * consumer closed it.
+ */
+__device__ __forceinline__ int rk_k2k_ring_claim(const rk_k2k_view *v, uint64_t *pos)
+{
+    uint64_t t = rk_ld_relaxed_gpu_u64(&v->ring->tail);
+    for (;;) {
+        if (t & RK_K2K_CLOSED)
+            return RK_ECLOSED;
+        /* KQ1: acquire, pairs with KQ4 (the consumer's release of the previous lap): our writes to the
+         * slot come after its reads. */
+        uint64_t s = rk_ld_acquire_gpu_u64(&v->seq[t & v->mask]);
+        if (s == t) {
+            uint64_t prev = atomicCAS((unsigned long long *)&v->ring->tail, t, t + 1);
+            if (prev == t) {
+                *pos = t;
+                return 0;
+            }
+            t = prev; /* another producer took t, or the ring closed */
+        } else if ((int64_t)(s - t) < 0) {
+            return RK_EAGAIN; /* the slot still holds position t - capacity */
+        } else {
+            t = rk_ld_relaxed_gpu_u64(&v->ring->tail); /* t is stale: it was claimed and published */
+        }
+    }
+}
+
+/** Producer: the slot of pos is written. KQ2: release, pairs with KQ3 (the consumer's acquire). */
+__device__ __forceinline__ void rk_k2k_ring_publish(const rk_k2k_view *v, uint64_t pos)
+{
+    rk_st_release_gpu_u64(&v->seq[pos & v->mask], pos + 1);
+}
+
+/** Consumer: 1 if the message at pos is there (KQ3: acquire, pairs with KQ2). */
+__device__ __forceinline__ int rk_k2k_ring_ready(const rk_k2k_view *v, uint64_t pos)
+{
+    return rk_ld_acquire_gpu_u64(&v->seq[pos & v->mask]) == pos + 1;
+}
+
+/** Consumer: done reading pos; the slot is free for pos + capacity. KQ4: release, pairs with KQ1. */
+__device__ __forceinline__ void rk_k2k_ring_release(const rk_k2k_view *v, uint64_t pos)
+{
+    rk_st_release_gpu_u64(&v->seq[pos & v->mask], pos + v->mask + 1);
+}
+
+/** Consumer: closes the ring. Returns the end: every position below it was claimed and will be published;
+ * no position at or above it ever will be. */
+__device__ __forceinline__ uint64_t rk_k2k_ring_close(rk_k2k_ring *r)
+{
+    return atomicOr((unsigned long long *)&r->tail, (unsigned long long)RK_K2K_CLOSED) & ~RK_K2K_CLOSED;
+}
+
 /* ---- Handler context -------------------------------------------------------------------------------- */
+
+/** A K2K message being written: rk_k2k_send_reserve fills it, rk_k2k_send_commit publishes it. */
+typedef struct rk_k2k_ticket {
+    rk_k2k_view v;
+    uint64_t pos;
+    void *payload;            /* where to write up to len payload bytes */
+} rk_k2k_ticket;
 
 typedef struct rk_ctx {
     const rk_device_args *args;
-    const rk_envelope *req;   /* the message being handled (its staged copy in device memory) */
+    const rk_envelope *req;   /* the message being handled (its staged copy) */
     uint32_t index;           /* its index in the batch */
     uint32_t replied;         /* 1 once the handler replied */
+    uint32_t reply_open;      /* 1 while a K2K reply reserved by rk_reply_reserve awaits its commit */
+    rk_k2k_ticket reply;      /* that reply (a request that came from another kernel is answered over K2K) */
 } rk_ctx;
 
 typedef int (*rk_device_handler)(rk_ctx *ctx, const rk_envelope *env, const void *payload);
@@ -225,16 +345,167 @@ __device__ __forceinline__ rk_envelope *rk__reply_env(const rk_device_args *a, u
     return (rk_envelope *)(a->k2h_slots + ((size_t)(pos & a->k2h_mask) << a->slot_shift));
 }
 
+/* ---- K2K sends from a handler (k2k.h semantics on the GPU) -------------------------------------------- */
+
 /**
- * Reserves this message's reply slot, in place in the K2H ring (mapped host memory): fills the envelope
- * (correlation id, source, dest, HLC, flags) and returns a pointer to its payload area; write up to len
- * bytes there. Returns NULL if the handler already replied or len exceeds the payload maximum.
+ * Reserves a K2K message to actor `dest` (a kernel of the same runtime, instance 0) in its inbox and fills
+ * the envelope: source = this actor, dest, type_id, flags (0, RK_ENV_REQUEST or RK_ENV_REPLY), the
+ * correlation id, a fresh HLC stamp (rk_hlc_now) and this kernel's next K2K sequence number. On success
+ * write up to len bytes at t->payload, then call rk_k2k_send_commit(ctx, t) before the handler returns: the
+ * receiver waits for a reserved slot, so a reservation must never be abandoned.
+ * Returns 0; RK_EAGAIN if the inbox is full (nothing reserved: the normal backpressure signal; the handler
+ * decides — fail the message, or keep the work in its state and retry on a later message; never spin, the
+ * destination may be waiting for this kernel); RK_ECLOSED if the destination is stopping or stopped;
+ * RK_ENOENT if no kernel of this runtime has that address; RK_ENOTSUP if it takes no K2K messages (a
+ * low-latency launch); RK_EMSGSIZE if len exceeds its payload maximum; RK_EINVAL on other flags.
  */
-__device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id, uint32_t len)
+__device__ __forceinline__ int rk_k2k_send_reserve(rk_ctx *ctx, rk_addr dest, uint64_t type_id, uint32_t flags,
+                                                   uint64_t correlation_id, uint32_t len, rk_k2k_ticket *t)
 {
     const rk_device_args *a = ctx->args;
-    if (ctx->replied || len > rk_payload_max_dev(ctx))
+    const uint32_t id = RK_ADDR_KERNEL(dest);
+    if ((flags & ~(uint32_t)(RK_ENV_REQUEST | RK_ENV_REPLY)) != 0)
+        return RK_EINVAL;
+    if (a->k2k_dir == NULL || id == 0 || RK_ADDR_INSTANCE(dest) != 0)
+        return RK_ENOENT;
+    rk_k2k_dir_entry *d = &a->k2k_dir[id & (RK_CUDA_K2K_DIR - 1u)];
+    if (rk_ld_relaxed_gpu_u32(&d->kernel_id) != id)
+        return RK_ENOENT;
+    rk_k2k_ring *r = (rk_k2k_ring *)rk_ld_relaxed_gpu_u64((const uint64_t *)(const void *)&d->ring);
+    if (r == NULL)
+        return RK_ENOTSUP;
+    t->v = rk_k2k_ring_view(r);
+    if (len > t->v.payload_max)
+        return RK_EMSGSIZE;
+    int rc = rk_k2k_ring_claim(&t->v, &t->pos);
+    if (rc != 0)
+        return rc;
+    rk_envelope *e = rk_k2k_ring_slot(&t->v, t->pos);
+    union {
+        rk_envelope env;
+        uint4 w[4];
+    } u;
+    u.env.magic = RK_ENVELOPE_MAGIC;
+    u.env.version = RK_ABI_VERSION;
+    u.env.flags = (uint8_t)flags;
+    u.env.payload_len = len;
+    u.env.type_id = type_id;
+    u.env.correlation_id = correlation_id;
+    u.env.source = RK_ADDR(a->kernel_id, 0);
+    u.env.dest = dest;
+    u.env.hlc = rk_hlc_now(ctx);
+    u.env.seq = atomicAdd(&a->step->k2k_out, 1ull) + 1; /* this kernel's K2K sends, counted once each */
+    for (int w = 0; w < 4; w++)
+        ((uint4 *)e)[w] = u.w[w];
+    t->payload = (uint8_t *)e + RK_ENVELOPE_SIZE;
+    return 0;
+}
+
+/** Publishes a message reserved with rk_k2k_send_reserve. */
+__device__ __forceinline__ void rk_k2k_send_commit(rk_ctx *ctx, rk_k2k_ticket *t)
+{
+    (void)ctx;
+    rk_k2k_ring_publish(&t->v, t->pos);
+}
+
+/* Copies len bytes, 16 at a time when both sides are 16-byte aligned (slot payloads always are). */
+__device__ __forceinline__ void rk__copy(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+    uint32_t i = 0;
+    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0)
+        for (; i + 16 <= len; i += 16)
+            *(uint4 *)(dst + i) = *(const uint4 *)(src + i);
+    for (; i < len; i++)
+        dst[i] = src[i];
+}
+
+/** rk_k2k_send_reserve + copy + commit. Returns as rk_k2k_send_reserve. */
+__device__ __forceinline__ int rk_k2k_send_ex(rk_ctx *ctx, rk_addr dest, uint64_t type_id, uint32_t flags,
+                                              uint64_t correlation_id, const void *payload, uint32_t len)
+{
+    rk_k2k_ticket t;
+    int rc = rk_k2k_send_reserve(ctx, dest, type_id, flags, correlation_id, len, &t);
+    if (rc != 0)
+        return rc;
+    rk__copy((uint8_t *)t.payload, (const uint8_t *)payload, len);
+    rk_k2k_send_commit(ctx, &t);
+    return 0;
+}
+
+/** Sends len payload bytes to actor `dest` (no flags, correlation id 0). Returns as rk_k2k_send_reserve. */
+__device__ __forceinline__ int rk_k2k_send(rk_ctx *ctx, rk_addr dest, uint64_t type_id, const void *payload,
+                                           uint32_t len)
+{
+    return rk_k2k_send_ex(ctx, dest, type_id, 0, 0, payload, len);
+}
+
+/**
+ * Looks a named endpoint up (rk_endpoint_register on the host; the device sees the runtime's endpoints
+ * through a mirror the host updates as they change). A linear scan of RK_CUDA_K2K_ENDPOINTS entries:
+ * resolve once and keep the address in the actor's state. Returns 0 with *out set, or RK_ENOENT.
+ */
+__device__ __forceinline__ int rk_k2k_resolve(rk_ctx *ctx, const char *name, rk_addr *out)
+{
+    const rk_k2k_endpoint *eps = ctx->args->k2k_endpoints;
+    if (eps == NULL || name == NULL)
+        return RK_ENOENT;
+    for (uint32_t i = 0; i < RK_CUDA_K2K_ENDPOINTS; i++) {
+        uint64_t addr = rk_ld_relaxed_gpu_u64(&eps[i].addr);
+        if (addr == 0)
+            continue;
+        /* The name, 8 bytes at a time past L1 (the host rewrites entries as endpoints change). */
+        const uint64_t *w = (const uint64_t *)(const void *)eps[i].name;
+        uint32_t k = 0;
+        int equal = 1, done = 0;
+        for (uint32_t j = 0; j < 8 && equal && !done; j++) {
+            uint64_t v = rk_ld_relaxed_gpu_u64(w + j);
+            for (uint32_t b = 0; b < 8; b++, k++) {
+                char c = (char)(v >> (8 * b));
+                if (c != name[k]) {
+                    equal = 0;
+                    break;
+                }
+                if (c == 0) {
+                    done = 1;
+                    break;
+                }
+            }
+        }
+        if (equal && done) {
+            *out = addr;
+            return 0;
+        }
+    }
+    return RK_ENOENT;
+}
+
+/* Opens the reply to the current message with envelope flags `flags`: in place in its K2H slot (a message
+ * from the host), or over K2K to the kernel that sent it (ctx->reply, committed by rk_reply or by the loop
+ * after the handler returns). Returns the payload area, or NULL with *err set. */
+__device__ __forceinline__ void *rk__reply_open(rk_ctx *ctx, uint64_t type_id, uint32_t flags, uint32_t len, int *err)
+{
+    const rk_device_args *a = ctx->args;
+    if (ctx->replied) {
+        *err = RK_EEXIST;
         return NULL;
+    }
+    if (len > rk_payload_max_dev(ctx)) {
+        *err = RK_EMSGSIZE;
+        return NULL;
+    }
+    if (ctx->index >= a->step->n_h2k) { /* a K2K message: answer the sending kernel */
+        int rc = rk_k2k_send_reserve(ctx, ctx->req->source, type_id, RK_ENV_REPLY, ctx->req->correlation_id, len,
+                                     &ctx->reply);
+        if (rc != 0) {
+            *err = rc;
+            return NULL;
+        }
+        if (flags != RK_ENV_REPLY)
+            ((rk_envelope *)((uint8_t *)ctx->reply.payload - RK_ENVELOPE_SIZE))->flags = (uint8_t)flags;
+        ctx->replied = 1;
+        ctx->reply_open = 1;
+        return ctx->reply.payload;
+    }
     uint64_t pos = a->step->k2h_base + ctx->index;
     rk_envelope *e = rk__reply_env(a, ctx->index);
     /* Built in registers, then written as four 16-byte stores: four bus writes instead of fourteen, and
@@ -245,7 +516,7 @@ __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id,
     } u;
     u.env.magic = RK_ENVELOPE_MAGIC;
     u.env.version = RK_ABI_VERSION;
-    u.env.flags = RK_ENV_REPLY;
+    u.env.flags = (uint8_t)flags;
     u.env.payload_len = len;
     u.env.type_id = type_id;
     u.env.correlation_id = ctx->req->correlation_id;
@@ -265,32 +536,50 @@ __device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id,
     return (uint8_t *)e + RK_ENVELOPE_SIZE;
 }
 
-/* Copies len bytes, 16 at a time when both sides are 16-byte aligned (slot payloads always are). */
-__device__ __forceinline__ void rk__copy(uint8_t *dst, const uint8_t *src, uint32_t len)
+/* Publishes a K2K reply opened by rk__reply_open, if one is open. */
+__device__ __forceinline__ void rk__reply_close(rk_ctx *ctx)
 {
-    uint32_t i = 0;
-    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0)
-        for (; i + 16 <= len; i += 16)
-            *(uint4 *)(dst + i) = *(const uint4 *)(src + i);
-    for (; i < len; i++)
-        dst[i] = src[i];
+    if (ctx->reply_open) {
+        rk_k2k_send_commit(ctx, &ctx->reply);
+        ctx->reply_open = 0;
+    }
 }
 
-/** Replies to the current message with a copy of len payload bytes. Returns 0, RK_EMSGSIZE or RK_EEXIST. */
+/**
+ * Reserves this message's reply and fills its envelope (correlation id, source, dest, HLC, flags); returns
+ * a pointer to its payload area: write up to len bytes there. A message from the host is answered in place
+ * in its K2H slot (mapped host memory); one from another kernel over K2K to that kernel's inbox, published
+ * when the handler returns. Returns NULL if the handler already replied, len exceeds the payload maximum,
+ * or (K2K) the sender's inbox is full or closed.
+ */
+__device__ __forceinline__ void *rk_reply_reserve(rk_ctx *ctx, uint64_t type_id, uint32_t len)
+{
+    int err;
+    return rk__reply_open(ctx, type_id, RK_ENV_REPLY, len, &err);
+}
+
+/**
+ * Replies to the current message with a copy of len payload bytes. Returns 0; RK_EEXIST (already replied),
+ * RK_EMSGSIZE; for a message from another kernel also what rk_k2k_send_reserve returns (RK_EAGAIN: the
+ * sender's inbox is full, RK_ECLOSED).
+ */
 __device__ __forceinline__ int rk_reply(rk_ctx *ctx, uint64_t type_id, const void *payload, uint32_t len)
 {
-    if (ctx->replied)
-        return RK_EEXIST;
-    uint8_t *dst = (uint8_t *)rk_reply_reserve(ctx, type_id, len);
+    int err = 0;
+    uint8_t *dst = (uint8_t *)rk__reply_open(ctx, type_id, RK_ENV_REPLY, len, &err);
     if (dst == NULL)
-        return RK_EMSGSIZE;
+        return err;
     rk__copy(dst, (const uint8_t *)payload, len);
+    rk__reply_close(ctx);
     return 0;
 }
 
 /* ---- The persistent loop ---------------------------------------------------------------------------- */
 
 #define RK__STAGE_DEPTH 4
+
+/* Inbox sequence words the coordinator reads per poll, all in flight at once (one 64-byte line). */
+#define RK__K2K_POLL 8u
 
 /* Bytes of shared memory a one-block kernel stages small batches in (128 slots of 128 bytes). */
 #define RK__SMEM_STAGE 16384u
@@ -320,6 +609,11 @@ typedef struct rk__coord {
     uint32_t term, pause;
     uint32_t paused;     /* PAUSED was published to the control block */
     uint32_t draining;   /* DRAINING was published to the control block */
+    uint64_t k2k_head;   /* next inbox position to take */
+    uint64_t k2k_end;    /* once closed: the inbox's end (rk_k2k_ring_close) */
+    uint64_t k2k_in;     /* K2K messages taken */
+    uint32_t k2k_closed; /* the inbox is closed (terminate seen and H2K drained) */
+    uint32_t k2k_dirty;  /* K2K-only steps ran since the counters were last published */
 } rk__coord;
 
 /* Coordinator: reads the control flags (every 32 polls, every poll while paused) and acknowledges
@@ -346,8 +640,17 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
 {
     rk_device_step *s = a->step;
     uint64_t avail = 0;
+    uint64_t kseq[RK__K2K_POLL];
 
     rk__control(a, c);
+    const int take_k2k = a->inbox != NULL && (!c->pause || c->term);
+    if (take_k2k) {
+        /* The inbox's next sequence words, read relaxed and before the H2K poll below so the two reads
+         * overlap (device memory answers while the bus read is in flight); the fence after the poll
+         * makes them acquires (KQ3). */
+        for (uint32_t j = 0; j < RK__K2K_POLL; j++)
+            kseq[j] = rk_ld_relaxed_gpu_u64(&a->k2k_seq[(c->k2k_head + j) & a->k2k_mask]);
+    }
     if (!c->pause || c->term) {
         /* A2 (device): pairs with R1 in rk_queue_commit_spsc(): slots before head are fully written. */
         uint64_t head = rk_ld_acquire_sys_u64(&a->h2k->head);
@@ -365,13 +668,38 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
         if (n > room)
             n = room;
     }
+    /* K2K messages fill the batch after the H2K ones: the ready prefix of the inbox (no K2H room needed:
+     * their replies go back over K2K). */
+    uint64_t nk = 0;
+    if (take_k2k) {
+        const uint64_t cap_k = a->max_batch - n;
+        while (nk < cap_k && nk < RK__K2K_POLL && kseq[nk] == c->k2k_head + nk + 1)
+            nk++;
+        if (nk == RK__K2K_POLL) /* a burst: take the rest of the ready prefix */
+            while (nk < cap_k && rk_ld_relaxed_gpu_u64(&a->k2k_seq[(c->k2k_head + nk) & a->k2k_mask]) ==
+                                     c->k2k_head + nk + 1)
+                nk++;
+        if (nk)
+            asm volatile("fence.acq_rel.gpu;" ::: "memory"); /* KQ3: the sequence loads above acquire */
+        if (c->term && avail == 0 && !c->k2k_closed) {
+            /* Terminate seen and H2K drained: close the inbox, then drain it to its end. */
+            c->k2k_end = rk_k2k_ring_close(a->inbox);
+            c->k2k_closed = 1;
+        }
+    }
+    s->n_h2k = (uint32_t)n;
+    s->k2k_head = c->k2k_head;
+    n += nk;
     s->n = (uint32_t)n;
     /* A batch that fits the block's shared staging area (one-block kernels) is staged there: the owners
      * and handlers then read it in tens of cycles instead of a device-memory round trip each. */
     s->stage_base = a->stage_small != NULL && (n << a->slot_shift) <= RK__SMEM_STAGE ? a->stage_small : a->stage;
     s->h2k_tail = c->h2k_tail;
     s->k2h_base = c->k2h_head;
-    s->stop = s->fault ? 2u : (c->term && avail == 0) ? 1u : 0u;
+    s->stop = s->fault ? 2u
+              : (c->term && avail == 0 && (a->inbox == NULL || (c->k2k_closed && n == 0 && c->k2k_head == c->k2k_end)))
+                  ? 1u
+                  : 0u;
     if (s->fault)
         rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)(-(int32_t)s->fault));
     s->remote_physical = 0;
@@ -381,6 +709,15 @@ __device__ __forceinline__ int rk__coordinate(const rk_device_args *a, rk__coord
     s->errors = 0;
     s->last_error = 0;
     return n == 0;
+}
+
+/* Where batch message i comes from: its H2K slot (mapped host memory) or its K2K inbox slot (device memory). */
+__device__ __forceinline__ const uint8_t *rk__src_slot(const rk_device_args *a, uint32_t i)
+{
+    const rk_device_step *s = a->step;
+    if (i < s->n_h2k)
+        return a->h2k_slots + ((size_t)((s->h2k_tail + i) & a->h2k_mask) << a->slot_shift);
+    return a->k2k_slots + ((size_t)((s->k2k_head + i - s->n_h2k) & a->k2k_mask) << a->slot_shift);
 }
 
 /*
@@ -395,7 +732,6 @@ __device__ __forceinline__ void rk__stage(const rk_device_args *a, uint32_t n)
     const uint32_t first = slot < 256u ? slot : 256u;
     const uint32_t per = first / 16, total = n * per;
     const uint32_t step = gridDim.x * blockDim.x;
-    const uint64_t tail = a->step->h2k_tail;
     /* RK__STAGE_DEPTH loads in flight per thread before the first store: one bus round trip per that many
      * chunks, not one per chunk (the compiler cannot hoist loads over stores it cannot prove do not alias).
      * Four keeps the loop under the 64 registers a 1024-thread block allows. */
@@ -406,7 +742,7 @@ __device__ __forceinline__ void rk__stage(const rk_device_args *a, uint32_t n)
             uint32_t c = c0 + (uint32_t)k * step;
             if (c < total) {
                 uint32_t i = c / per, off = (c - i * per) * 16;
-                v[k] = *(const uint4 *)(a->h2k_slots + ((size_t)((tail + i) & a->h2k_mask) << a->slot_shift) + off);
+                v[k] = *(const uint4 *)(rk__src_slot(a, i) + off);
             }
         }
 #pragma unroll
@@ -454,8 +790,7 @@ __device__ __forceinline__ void rk__take(const rk_device_args *a, uint32_t i, ui
         return;
     }
     if (RK_ENVELOPE_SIZE + e->payload_len > 256u) {
-        const uint8_t *src = a->h2k_slots + ((size_t)((s->h2k_tail + i) & a->h2k_mask) << a->slot_shift);
-        rk__copy((uint8_t *)e + 256, src + 256, RK_ENVELOPE_SIZE + e->payload_len - 256u);
+        rk__copy((uint8_t *)e + 256, rk__src_slot(a, i) + 256, RK_ENVELOPE_SIZE + e->payload_len - 256u);
     }
     if (e->hlc.physical > *max_phys)
         *max_phys = e->hlc.physical;
@@ -499,18 +834,42 @@ __device__ __forceinline__ void rk__fill_gap(const rk_device_args *a, uint32_t i
     e->seq = s->k2h_base + i + 1;
 }
 
-/* Coordinator, after the handlers: publish replies, release requests, update counters. */
+/* Coordinator: the K2K counters and the HLC words for the host (relaxed: statistics and advisory words;
+ * whoever needs them final reads them after the release of the final state). Profile builds keep their
+ * phase sums in the K2K counters' words instead. */
+__device__ __forceinline__ void rk__publish_k2k(const rk_device_args *a, rk__coord *c)
+{
+#ifndef RK_DEVICE_PROFILE
+    if (a->inbox != NULL) {
+        rk_st_relaxed_sys_u64(&a->cb->k2k_in, c->k2k_in);
+        rk_st_relaxed_sys_u64(&a->cb->k2k_out, rk_ld_relaxed_gpu_u64((const uint64_t *)&a->step->k2k_out));
+    }
+#endif
+    rk_st_relaxed_sys_u64(&a->cb->last_hlc_physical, a->step->clock_physical);
+    rk_st_relaxed_sys_u32(&a->cb->last_hlc_logical, a->step->clock_logical);
+    c->k2k_dirty = 0;
+}
+
+/* Coordinator, after the handlers: publish replies, release requests, update counters. A step that took
+ * only K2K messages and wrote no K2H reply touches no host memory (its counters are published when the
+ * kernel next goes idle, rk__device_loop): K2K traffic between kernels never waits for the bus. */
 __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c)
 {
     rk_device_step *s = a->step;
-    uint32_t n = s->n, end = s->reply_end; /* gaps below end were filled by their owners (rk__fill_gap) */
+    uint32_t n = s->n_h2k, end = s->reply_end; /* gaps below end were filled by their owners (rk__fill_gap) */
     s->clock_physical = s->hlc_physical;
-    s->clock_logical = s->hlc_logical + n + s->hlc_next; /* the largest logical issued in the batch */
+    s->clock_logical = s->hlc_logical + s->n + s->hlc_next; /* the largest logical issued in the batch */
+    c->k2k_head += s->n - n;
+    c->k2k_in += s->n - n;
+    c->errors += s->errors;
+    if (n == 0 && end == 0 && s->errors == 0) {
+        c->k2k_dirty = 1;
+        return;
+    }
     c->k2h_head += end;
     c->h2k_tail += n;
     c->msgs_in += n;
     c->msgs_out += end;
-    c->errors += s->errors;
     /* F1: one system-scope fence, then relaxed stores: together a release of every store below (PTX
      * fence + relaxed store pattern). The barrier before this step made every thread's reply bytes and
      * H2K reads happen-before this thread's fence (cumulativity). Pairs with A2 in rk_queue_peek_spsc()
@@ -527,8 +886,7 @@ __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c
         rk_st_relaxed_sys_u64(&a->cb->errors, c->errors);
         rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)s->last_error);
     }
-    rk_st_relaxed_sys_u64(&a->cb->last_hlc_physical, s->clock_physical);
-    rk_st_relaxed_sys_u32(&a->cb->last_hlc_logical, s->clock_logical);
+    rk__publish_k2k(a, c);
 }
 
 /* Runs the handler for staged message i. */
@@ -540,19 +898,20 @@ __device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_ha
     ctx.req = e;
     ctx.index = i;
     ctx.replied = 0;
+    ctx.reply_open = 0;
     int rc = fn(&ctx, e, (const uint8_t *)e + RK_ENVELOPE_SIZE);
+    rk__reply_close(&ctx); /* a K2K reply the handler reserved and filled */
     if (rc < 0) {
         atomicAdd(&a->step->errors, 1u);
         a->step->last_error = rc;
         if (rc == RK_EFAULT)
             atomicExch(&a->step->fault, (uint32_t)(-rc));
         if ((e->flags & RK_ENV_REQUEST) && !ctx.replied) {
-            int32_t code = rc;
-            if (rk_reply_reserve(&ctx, e->type_id, sizeof code) != NULL) {
-                rk_envelope *r = rk__reply_env(a, i);
-                r->flags = RK_ENV_REPLY | RK_ENV_ERROR;
-                *(int32_t *)((uint8_t *)r + RK_ENVELOPE_SIZE) = code;
-            }
+            int err;
+            int32_t *code = (int32_t *)rk__reply_open(&ctx, e->type_id, RK_ENV_REPLY | RK_ENV_ERROR, sizeof *code, &err);
+            if (code != NULL) /* a K2K requester whose inbox is full gets no error reply (counted above) */
+                *code = rc;
+            rk__reply_close(&ctx);
         }
     }
 }
@@ -767,6 +1126,7 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         }
         if (lane == 0) {
             s->n = n;
+            s->n_h2k = n; /* a low-latency kernel has no inbox: every message came from H2K */
             s->h2k_tail = c.h2k_tail;
             s->k2h_base = c.k2h_head;
             s->hlc_next = 0;
@@ -834,9 +1194,9 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
             prof_take += (uint32_t)(prof_ta - prof_t1);
             prof_handle += (uint32_t)(prof_tb - prof_ta);
             prof_wire += (uint32_t)(t2 - prof_tb);
-            rk_st_relaxed_sys_u64(&a->cb->reserved[0], prof_poll | (uint64_t)prof_take << 32);
-            rk_st_relaxed_sys_u64(&a->cb->reserved[1], prof_handle | (uint64_t)prof_wire << 32);
-            rk_st_relaxed_sys_u64(&a->cb->reserved[2], prof_empty_cycles | (uint64_t)prof_empty << 32);
+            rk_st_relaxed_sys_u64(&a->cb->k2k_in, prof_poll | (uint64_t)prof_take << 32);
+            rk_st_relaxed_sys_u64(&a->cb->k2k_out, prof_handle | (uint64_t)prof_wire << 32);
+            rk_st_relaxed_sys_u64(&a->cb->reserved[0], prof_empty_cycles | (uint64_t)prof_empty << 32);
             rk_st_relaxed_sys_u64(&a->cb->dropped, ++prof_steps); /* profile builds only: steps */
         }
 #endif
@@ -935,6 +1295,8 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
                 last_beat_t = now;
             }
             if (is_idle && !a->step->stop) {
+                if (c.k2k_dirty) /* K2K-only steps ran: their counters reach the host now, off their path */
+                    rk__publish_k2k(a, &c);
                 idle = idle < 1024 ? idle + 1 : idle;
                 if (idle > 64) /* ~50 us of polling first: a busy actor never sleeps */
                     __nanosleep(idle < 128 ? 64 : idle < 512 ? 512 : 4000);
@@ -973,7 +1335,14 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
             rk__take(a, i, &max_phys, &max_log);
         rk__warp_max_into((unsigned long long *)&a->step->remote_physical, &a->step->remote_logical, max_phys,
                           max_log);
-        rk__step_barrier(a); /* B3: stamps merged */
+        rk__step_barrier(a); /* B3: stamps merged, every slot of the batch copied into the stage */
+        /* KQ4: the inbox slots of the batch are free again (their copies are staged); each owner releases its
+         * own, after B3 ordered every thread's reads of them before this store. */
+        for (uint32_t i = first; i < n; i += stride)
+            if (i >= a->step->n_h2k) {
+                const uint64_t pos = a->step->k2k_head + (i - a->step->n_h2k);
+                rk_st_release_gpu_u64(&a->k2k_seq[pos & a->k2k_mask], pos + a->k2k_mask + 1);
+            }
         if (coord)
             rk__batch_hlc(a);
         rk__step_barrier(a); /* B4: the batch's HLC is visible */
@@ -1004,13 +1373,14 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
             p0 += t1 - t0;
             p1 += t3 - t1;
             p2 += t2 - t3;
-            rk_st_relaxed_sys_u64(&a->cb->reserved[0], p0);
-            rk_st_relaxed_sys_u64(&a->cb->reserved[1], p1);
-            rk_st_relaxed_sys_u64(&a->cb->reserved[2], p2);
+            rk_st_relaxed_sys_u64(&a->cb->k2k_in, p0); /* profile builds: these words hold phase sums */
+            rk_st_relaxed_sys_u64(&a->cb->k2k_out, p1);
+            rk_st_relaxed_sys_u64(&a->cb->reserved[0], p2);
         }
 #endif
     }
     if (coord) {
+        rk__publish_k2k(a, &c);
         rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
         /* Release: counters and replies above are visible before the host sees the final state. */
         rk_st_release_sys_u32(&a->cb->state, a->step->stop == 2 ? RK_STATE_FAILED : RK_STATE_STOPPED);

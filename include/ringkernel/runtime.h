@@ -97,7 +97,7 @@ typedef struct rk_kernel_stats {
     int32_t last_error;     /* RK_E* code of the last fault, 0 if none */
     uint64_t uptime_ns;     /* launch to stop (or to now while running) */
     char name[64];          /* actor name */
-    uint64_t k2k_in;        /* consumed by the kernel from its K2K inbox (k2k.h; CPU backend) */
+    uint64_t k2k_in;        /* consumed by the kernel from its K2K inbox (k2k.h; CPU and CUDA backends) */
     uint64_t k2k_out;       /* sent by the kernel's handlers to other kernels (rk_actor_send, K2K replies) */
 } rk_kernel_stats;
 

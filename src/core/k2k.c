@@ -205,12 +205,14 @@ int rk_endpoint_register(rk_runtime *rt, const char *name, rk_kernel *k)
     pthread_mutex_lock(&rt->ep_lock);
     pp = rk__ep_find(rt, name);
     taken = *pp != NULL;
-    if (!taken)
+    if (!taken && rt->ops->endpoint != NULL && (rc = rt->ops->endpoint(rt, name, RK_ADDR(k->id, 0))) != 0)
+        taken = -1; /* the device mirror refused it: not registered (the backend's detail) */
+    else if (!taken)
         *pp = e;
     pthread_mutex_unlock(&rt->ep_lock);
     if (taken) {
         free(e);
-        return rk__err(RK_EEXIST, "rk_endpoint_register: endpoint '%s' exists", name);
+        return taken < 0 ? rc : rk__err(RK_EEXIST, "rk_endpoint_register: endpoint '%s' exists", name);
     }
     return 0;
 }
@@ -244,8 +246,11 @@ int rk_endpoint_unregister(rk_runtime *rt, const char *name)
         return rc;
     pthread_mutex_lock(&rt->ep_lock);
     pp = rk__ep_find(rt, name);
-    if ((e = *pp) != NULL)
+    if ((e = *pp) != NULL) {
         *pp = e->next;
+        if (rt->ops->endpoint != NULL)
+            (void)rt->ops->endpoint(rt, name, 0); /* removing a mirrored entry cannot run out of room */
+    }
     pthread_mutex_unlock(&rt->ep_lock);
     if (e == NULL)
         return rk__err(RK_ENOENT, "rk_endpoint_unregister: no endpoint '%s'", name);

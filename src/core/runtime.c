@@ -539,8 +539,8 @@ int rk_kernel_stats_get(const rk_kernel *k, rk_kernel_stats *out)
     out->last_error = atomic_load_explicit(rk__ai32(&cb->last_error), memory_order_relaxed);
     out->sent = atomic_load_explicit(&k->sent, memory_order_relaxed);
     out->received = atomic_load_explicit(&k->received, memory_order_relaxed);
-    out->k2k_in = atomic_load_explicit(&k->k2k_in, memory_order_relaxed);
-    out->k2k_out = atomic_load_explicit(&k->k2k_out, memory_order_relaxed);
+    out->k2k_in = atomic_load_explicit(rk__a64(&cb->k2k_in), memory_order_relaxed);
+    out->k2k_out = atomic_load_explicit(rk__a64(&cb->k2k_out), memory_order_relaxed);
     stop = atomic_load_explicit(&k->stop_ns, memory_order_relaxed);
     out->uptime_ns = (uint64_t)((stop != 0 ? stop : rk_monotonic_ns()) - k->launch_ns);
     rk__strlcpy(out->name, k->name, sizeof out->name);

@@ -103,6 +103,14 @@ typedef struct rk_backend_ops {
     void (*release)(rk_kernel *k);
 
     /**
+     * Mirrors an endpoint change for kernels that resolve names on the device (CUDA): addr is the
+     * endpoint's kernel address, or 0 when `name` was unregistered. Called under the runtime's endpoint
+     * lock, after the host table changed; a registration whose mirror fails is undone and fails with the
+     * returned code (RK_ELIMIT when the device table is full). May be NULL.
+     */
+    int (*endpoint)(rk_runtime *rt, const char *name, rk_addr addr);
+
+    /**
      * Delivers a host publication (rk_publish_ex) to its subscribers' K2K inboxes, waiting up to
      * timeout_ns for room as k2k.h says, and fills *info. Returns as rk_publish_ex. NULL on a backend
      * whose kernels have no inbox (rk_subscribe then answers RK_ENOTSUP, so nothing is ever routed there).
@@ -169,8 +177,6 @@ struct rk_kernel {
     _Atomic uint64_t host_dropped;  /* K2H messages rk_call drained with no pending call for them */
     _Atomic uint32_t inflight;      /* sends between their closing check and their publication (K1) */
     _Atomic uint32_t k2k_inflight;  /* K2K sends into this kernel's inbox inside their window (K6) */
-    _Atomic uint64_t k2k_in;        /* K2K messages the kernel consumed; the backend stores (relaxed) */
-    _Atomic uint64_t k2k_out;       /* K2K messages the kernel sent; the backend stores (relaxed) */
     _Atomic uint64_t next_seq;      /* sender's sequence number (SPSC: load+store; MPSC: fetch_add) */
     rk_envelope *reserved_env;      /* open zero-copy send reservation (SPSC; MPSC keeps it per thread) */
     uint64_t reserved_pos;

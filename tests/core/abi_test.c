@@ -137,7 +137,9 @@ static void test_control_block_layout(void **state)
         F(rk_control_block, last_hlc_physical, 88, 8),
         F(rk_control_block, last_hlc_logical, 96, 4),
         F(rk_control_block, reserved0, 100, 4),
-        F(rk_control_block, reserved, 104, 24),
+        F(rk_control_block, k2k_in, 104, 8),
+        F(rk_control_block, k2k_out, 112, 8),
+        F(rk_control_block, reserved, 120, 8),
     };
 
     (void)state;

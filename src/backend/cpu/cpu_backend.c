@@ -151,7 +151,7 @@ struct rk__cpu_actor {
     uint32_t pool_left;       /* reply stamps left in the pool; 0: stamp replies one by one */
     uint64_t out_seq, msgs_in, msgs_out, errors, heartbeat; /* mirrored into the control block (S6) */
     uint64_t k2k_seq;         /* the kernel's last K2K sequence number */
-    uint64_t k2k_in, k2k_out, dropped; /* mirrored into the kernel and the control block (S6) */
+    uint64_t k2k_in, k2k_out, dropped; /* mirrored into the control block (S6) */
     int32_t last_error;
     rk__cpu_pending pending;
     rk_actor_ctx ctx;
@@ -215,8 +215,8 @@ static void rk__cpu_publish(rk__cpu_actor *a)
     atomic_store_explicit(rk__a64(&cb->msgs_out), a->msgs_out, memory_order_relaxed);
     atomic_store_explicit(rk__a64(&cb->errors), a->errors, memory_order_relaxed);
     atomic_store_explicit(rk__a64(&cb->dropped), a->dropped, memory_order_relaxed);
-    atomic_store_explicit(&a->k->k2k_in, a->k2k_in, memory_order_relaxed);
-    atomic_store_explicit(&a->k->k2k_out, a->k2k_out, memory_order_relaxed);
+    atomic_store_explicit(rk__a64(&cb->k2k_in), a->k2k_in, memory_order_relaxed);
+    atomic_store_explicit(rk__a64(&cb->k2k_out), a->k2k_out, memory_order_relaxed);
     atomic_store_explicit(rk__ai32(&cb->last_error), a->last_error, memory_order_relaxed);
     atomic_store_explicit(rk__a64(&cb->last_hlc_physical), a->last_ts.physical, memory_order_relaxed);
     atomic_store_explicit(rk__a32(&cb->last_hlc_logical), a->last_ts.logical, memory_order_relaxed);

@@ -67,12 +67,36 @@ static pthread_once_t rk__cuda_calibrated = PTHREAD_ONCE_INIT;
 static int rk__cuda_calib_err;
 static int64_t rk__cuda_calib_offset, rk__cuda_calib_uncertainty;
 
+/* One K2K inbox (cuda.h): the ring header, its sequence words and its slots in one device allocation. */
+typedef struct rk__cuda_inbox {
+    void *mem;
+    struct rk__cuda_inbox *next;
+} rk__cuda_inbox;
+
+/*
+ * K2K (cuda.h; invariants cited as D1..D3):
+ *   D1  A kernel's directory entry is written, and the copy finished, before the kernel is launched: it can
+ *       send to itself at once, and any address a sender can have learnt (from the host, after
+ *       rk_kernel_launch returned) finds its entry. The device reads entries past L1 (relaxed, gpu scope).
+ *   D2  An inbox lives until the runtime is destroyed, also after its kernel stopped: a sender that found
+ *       the entry may still touch the ring, and then finds it closed (RK_ECLOSED). Rings are never reused.
+ *   D3  Entry i serves the kernels whose id is i modulo RK_CUDA_K2K_DIR; while one of them is launched and
+ *       not released, a launch of another is refused (RK_ELIMIT) instead of taking its entry over.
+ */
 typedef struct rk__cuda_rt {
     int device;
     int sm_count;
     int coop_supported;
     int64_t hlc_offset_ns;
     int64_t hlc_uncertainty_ns;
+    cudaStream_t stream;           /* K2K set-up copies (directory, endpoints, inboxes) */
+    rk_k2k_dir_entry *dir;         /* device memory, RK_CUDA_K2K_DIR entries */
+    rk_k2k_endpoint *eps;          /* device memory, RK_CUDA_K2K_ENDPOINTS entries */
+    pthread_mutex_t k2k_lock;      /* guards dir_owner and inboxes */
+    uint32_t dir_owner[RK_CUDA_K2K_DIR]; /* kernel id holding each entry (D3), 0: free */
+    rk__cuda_inbox *inboxes;       /* every inbox of the runtime (D2) */
+    uint64_t ep_addr[RK_CUDA_K2K_ENDPOINTS]; /* host copy of the endpoint mirror, under rt->ep_lock */
+    char ep_name[RK_CUDA_K2K_ENDPOINTS][64];
 } rk__cuda_rt;
 
 static void rk__cuda_regions_trim(void);
@@ -87,6 +111,7 @@ static void rk__cuda_calibrate_once(void)
 
 typedef struct rk__cuda_kernel {
     cudaStream_t stream;
+    uint32_t dir_index;     /* its directory entry (D3); RK_CUDA_K2K_DIR while it holds none */
     void *state;            /* device memory */
     rk_device_step *step;   /* device memory */
     uint8_t *stage;         /* device memory: one batch of slots */
@@ -97,6 +122,8 @@ typedef struct rk__cuda_kernel {
 } rk__cuda_kernel;
 
 _Static_assert(sizeof(rk_device_step) % 8 == 0, "step words are 8-byte aligned");
+
+static void rk__cuda_k2k_detach(rk__cuda_rt *c, rk__cuda_kernel *ck);
 
 /* ---- Probe and devices -------------------------------------------------------------------------------- */
 
@@ -168,6 +195,188 @@ static int rk__cuda_devices(rk_device_info *out, int max)
     return n < max ? n : max;
 }
 
+/* ---- K2K: directory, endpoints, inboxes (D1..D3) ------------------------------------------------------ */
+
+static int rk__cuda_k2k_init(rk__cuda_rt *c)
+{
+    int rc = 0;
+
+    if (pthread_mutex_init(&c->k2k_lock, NULL) != 0)
+        return rk__err(RK_ENOMEM, "CUDA backend: cannot create a mutex");
+    RK__CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), fail_lock);
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&c->dir, RK_CUDA_K2K_DIR * sizeof *c->dir, c->stream), fail_stream);
+    RK__CUDA_CHECK(cudaMallocAsync((void **)&c->eps, RK_CUDA_K2K_ENDPOINTS * sizeof *c->eps, c->stream), fail_dir);
+    RK__CUDA_CHECK(cudaMemsetAsync(c->dir, 0, RK_CUDA_K2K_DIR * sizeof *c->dir, c->stream), fail_eps);
+    RK__CUDA_CHECK(cudaMemsetAsync(c->eps, 0, RK_CUDA_K2K_ENDPOINTS * sizeof *c->eps, c->stream), fail_eps);
+    RK__CUDA_CHECK(cudaStreamSynchronize(c->stream), fail_eps);
+    return 0;
+
+fail_eps:
+    cudaFreeAsync(c->eps, c->stream);
+fail_dir:
+    cudaFreeAsync(c->dir, c->stream);
+    cudaStreamSynchronize(c->stream);
+fail_stream:
+    cudaStreamDestroy(c->stream);
+fail_lock:
+    pthread_mutex_destroy(&c->k2k_lock);
+    return rc;
+}
+
+/* Every kernel of the runtime was released: nothing can touch the rings any more (D2). */
+static void rk__cuda_k2k_destroy(rk__cuda_rt *c)
+{
+    while (c->inboxes != NULL) {
+        rk__cuda_inbox *in = c->inboxes;
+        c->inboxes = in->next;
+        cudaFreeAsync(in->mem, c->stream);
+        free(in);
+    }
+    cudaFreeAsync(c->eps, c->stream);
+    cudaFreeAsync(c->dir, c->stream);
+    cudaStreamSynchronize(c->stream);
+    cudaStreamDestroy(c->stream);
+    pthread_mutex_destroy(&c->k2k_lock);
+}
+
+/* Copies n bytes to device memory on the runtime's stream and waits for them (set-up only). */
+static int rk__cuda_put(rk__cuda_rt *c, void *dst, const void *src, size_t n, const char *what)
+{
+    cudaError_t e = cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, c->stream);
+
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(c->stream);
+    if (e != cudaSuccess)
+        return rk__err(RK_EBACKEND, "CUDA backend: writing the %s: %s", what, cudaGetErrorString(e));
+    return 0;
+}
+
+/*
+ * Gives kernel k its directory entry (D3) and, unless it runs low-latency, an inbox with as many slots of
+ * the same size as its H2K queue (D1, D2). Fills the K2K fields of *a. Returns 0, RK_ELIMIT, RK_ENOMEM or
+ * RK_EBACKEND.
+ */
+static int rk__cuda_k2k_attach(rk__cuda_rt *c, rk_kernel *k, rk__cuda_kernel *ck, rk_device_args *a)
+{
+    const uint32_t idx = k->id & (RK_CUDA_K2K_DIR - 1u);
+    const uint64_t cap = (uint64_t)k->h2k.mask + 1;
+    rk_k2k_dir_entry entry = { NULL, k->id, 0 };
+    rk__cuda_inbox *in = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&c->k2k_lock);
+    if (c->dir_owner[idx] != 0) {
+        rc = rk__err(RK_ELIMIT, "kernel '%s': K2K directory entry %u is held by kernel %u, still launched "
+                                "(at most %u kernels of one runtime alive at once when their ids are %u apart)",
+                     k->name, idx, c->dir_owner[idx], RK_CUDA_K2K_DIR, RK_CUDA_K2K_DIR);
+    } else {
+        c->dir_owner[idx] = k->id;
+        ck->dir_index = idx;
+    }
+    pthread_mutex_unlock(&c->k2k_lock);
+    if (rc != 0)
+        return rc;
+    a->k2k_dir = c->dir;
+    a->k2k_endpoints = c->eps;
+    if (!k->ll) {
+        const size_t seq_off = sizeof(rk_k2k_ring), slots_off = seq_off + cap * sizeof(uint64_t);
+        rk_k2k_ring *hdr = calloc(1, slots_off); /* the header and the initial sequence words */
+        uint8_t *mem = NULL;
+        cudaError_t e;
+
+        in = calloc(1, sizeof *in);
+        if (hdr == NULL || in == NULL) {
+            free(hdr);
+            rc = rk__err(RK_ENOMEM, "CUDA backend: out of memory");
+            goto fail;
+        }
+        e = cudaMallocAsync((void **)&mem, slots_off + (cap << k->h2k.slot_shift), c->stream);
+        if (e != cudaSuccess) {
+            free(hdr);
+            rc = rk__err(RK_ENOMEM, "kernel '%s': K2K inbox of %llu slots: %s", k->name, (unsigned long long)cap,
+                         cudaGetErrorString(e));
+            goto fail;
+        }
+        in->mem = mem;
+        hdr->seq = (uint64_t *)(mem + seq_off);
+        hdr->slots = mem + slots_off;
+        hdr->mask = (uint32_t)(cap - 1);
+        hdr->slot_shift = k->h2k.slot_shift;
+        hdr->payload_max = (1u << k->h2k.slot_shift) - RK_ENVELOPE_SIZE;
+        hdr->kernel_id = k->id;
+        for (uint64_t p = 0; p < cap; p++) /* position p is free: the empty ring */
+            ((uint64_t *)((uint8_t *)hdr + seq_off))[p] = p;
+        rc = rk__cuda_put(c, mem, hdr, slots_off, "K2K inbox");
+        free(hdr);
+        if (rc != 0) {
+            cudaFreeAsync(mem, c->stream);
+            cudaStreamSynchronize(c->stream);
+            goto fail;
+        }
+        pthread_mutex_lock(&c->k2k_lock);
+        in->next = c->inboxes;
+        c->inboxes = in;
+        pthread_mutex_unlock(&c->k2k_lock);
+        entry.ring = (rk_k2k_ring *)mem;
+        a->inbox = entry.ring;
+        a->k2k_seq = (uint64_t *)(mem + seq_off);
+        a->k2k_slots = mem + slots_off;
+        a->k2k_mask = (uint32_t)(cap - 1);
+        in = NULL;
+    }
+    if ((rc = rk__cuda_put(c, &c->dir[idx], &entry, sizeof entry, "K2K directory")) == 0)
+        return 0; /* D1 */
+fail:
+    free(in);
+    rk__cuda_k2k_detach(c, ck);
+    return rc;
+}
+
+/* The kernel no longer holds its directory entry (D3). The device entry stays: senders find the closed
+ * ring behind it (D2) until a later kernel takes the entry over. */
+static void rk__cuda_k2k_detach(rk__cuda_rt *c, rk__cuda_kernel *ck)
+{
+    if (ck->dir_index >= RK_CUDA_K2K_DIR)
+        return;
+    pthread_mutex_lock(&c->k2k_lock);
+    c->dir_owner[ck->dir_index] = 0;
+    pthread_mutex_unlock(&c->k2k_lock);
+    ck->dir_index = RK_CUDA_K2K_DIR;
+}
+
+/* rk_backend_ops.endpoint: mirrors the host's endpoint table for rk_k2k_resolve. Under rt->ep_lock. */
+static int rk__cuda_endpoint_on(rk_runtime *rt, const char *name, rk_addr addr)
+{
+    rk__cuda_rt *c = rt->backend_data;
+    uint32_t i, free_i = RK_CUDA_K2K_ENDPOINTS;
+    int rc;
+
+    for (i = 0; i < RK_CUDA_K2K_ENDPOINTS; i++) {
+        if (c->ep_addr[i] != 0 && strcmp(c->ep_name[i], name) == 0)
+            break;
+        if (c->ep_addr[i] == 0 && free_i == RK_CUDA_K2K_ENDPOINTS)
+            free_i = i;
+    }
+    if (addr == 0) { /* removal: the entry goes free first, so no kernel resolves it afterwards */
+        uint64_t zero = 0;
+        if (i == RK_CUDA_K2K_ENDPOINTS)
+            return 0;
+        c->ep_addr[i] = 0;
+        return rk__cuda_put(c, &c->eps[i].addr, &zero, sizeof zero, "endpoint table");
+    }
+    if (free_i == RK_CUDA_K2K_ENDPOINTS)
+        return rk__err(RK_ELIMIT, "rk_endpoint_register: the CUDA backend's device endpoint table is full (%u names)",
+                       RK_CUDA_K2K_ENDPOINTS);
+    /* The name first, then the address that makes the entry visible to rk_k2k_resolve. */
+    memset(c->ep_name[free_i], 0, sizeof c->ep_name[free_i]);
+    rk__strlcpy(c->ep_name[free_i], name, sizeof c->ep_name[free_i]);
+    if ((rc = rk__cuda_put(c, c->eps[free_i].name, c->ep_name[free_i], sizeof c->ep_name[free_i], "endpoint table")) != 0 ||
+        (rc = rk__cuda_put(c, &c->eps[free_i].addr, &addr, sizeof addr, "endpoint table")) != 0)
+        return rc;
+    c->ep_addr[free_i] = addr;
+    return 0;
+}
+
 /* ---- Runtime ---------------------------------------------------------------------------------------- */
 
 static int rk__cuda_init(rk_runtime *rt)
@@ -212,6 +421,8 @@ static int rk__cuda_init(rk_runtime *rt)
     }
     c->hlc_offset_ns = rk__cuda_calib_offset;
     c->hlc_uncertainty_ns = rk__cuda_calib_uncertainty;
+    if ((rc = rk__cuda_k2k_init(c)) != 0)
+        goto fail;
     rt->backend_data = c;
     rk__cuda_device_leave(prev != c->device ? prev : -1); /* the caller's thread keeps its device */
     return 0;
@@ -228,6 +439,7 @@ static void rk__cuda_destroy(rk_runtime *rt)
 
     if (c == NULL)
         return;
+    rk__cuda_k2k_destroy(c);
     pthread_mutex_lock(&rk__cuda_lock);
     rk__cuda_regions_trim(); /* idle regions wait for the last resident kernel of the process (C2) */
     pthread_mutex_unlock(&rk__cuda_lock);
@@ -370,6 +582,7 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
         rc = rk__err(RK_ENOMEM, "CUDA backend: out of memory");
         goto fail_alloc;
     }
+    ck->dir_index = RK_CUDA_K2K_DIR;
     if ((rc = rk_cuda_actor_lookup(k->name, &ck->def)) != 0)
         goto fail_lookup;
     if (block == 0 || block > 1024 || block % 32 != 0) {
@@ -432,6 +645,8 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
     a.slot_shift = k->h2k.slot_shift;
     a.grid_sync = (uint32_t)coop;
     a.ll = (uint32_t)k->ll;
+    if ((rc = rk__cuda_k2k_attach(c, k, ck, &a)) != 0)
+        goto fail_state;
     k->backend_data = ck;
 
     e = ck->def.launch(&a, grid, block, 0, coop, ck->stream);
@@ -440,6 +655,7 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
                      "kernel '%s': launch of %u x %u failed: %s", k->name, grid, block,
                      cudaGetErrorString((cudaError_t)e));
         k->backend_data = NULL;
+        rk__cuda_k2k_detach(c, ck);
         goto fail_state;
     }
     ck->resident = 1;
@@ -547,6 +763,7 @@ static void rk__cuda_release_on(rk_kernel *k)
     }
     if (ck->resident)
         rk__cuda_unreserve(k->rt->backend_data, ck);
+    rk__cuda_k2k_detach(k->rt->backend_data, ck);
     if (ck->state)
         cudaFreeAsync(ck->state, ck->stream);
     cudaFreeAsync(ck->replied, ck->stream);
@@ -620,6 +837,14 @@ static int rk__cuda_wait_stopped(rk_kernel *k, int64_t timeout_ns)
     return rc;
 }
 
+static int rk__cuda_endpoint(rk_runtime *rt, const char *name, rk_addr addr)
+{
+    int dev = rk__cuda_device_enter(rt), rc = rk__cuda_endpoint_on(rt, name, addr);
+
+    rk__cuda_device_leave(dev);
+    return rc;
+}
+
 static void rk__cuda_release(rk_kernel *k)
 {
     int dev = rk__cuda_device_enter(k->rt);
@@ -643,4 +868,5 @@ const rk_backend_ops rk__cuda_backend_ops = {
     .wait_stopped = rk__cuda_wait_stopped,
     .poll = rk__cuda_poll,
     .release = rk__cuda_release,
+    .endpoint = rk__cuda_endpoint,
 };
