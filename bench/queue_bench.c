@@ -20,9 +20,8 @@
  * Exit status: 0, or 1 if any run lost, duplicated or reordered a message or failed unexpectedly.
  * Threads are pinned to cores 0 and 1 when there are two or more; the header says what the machine has.
  */
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
+#include "bench_common.h" /* first: it defines _GNU_SOURCE */
+
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,107 +29,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#endif
 
 #include "ringkernel/queue.h"
 #include "ringkernel/runtime.h"
 
-/* ---- Machine, clock, threads ------------------------------------------------------------------------ */
+/* ---- Machine, clock, threads: bench_common.h ----------------------------------------------------------- */
 
-static int g_cores;              /* online cores */
-static cpu_set_t g_all_cores;    /* affinity at start, restored where threads must be free */
-static double g_ns_per_tick = 1; /* calibrated tick length of now_ticks() */
-static int g_failed;             /* a run saw a wrong message or an unexpected error */
-static double g_tick_overhead_ns; /* median cost of one back-to-back now_ticks() pair */
-
-/* The first three fields of /proc/loadavg ("?" where unreadable): other work on the machine skews every
- * figure here, so the log records how busy it was before and after. */
-static void loadavg(char *out, size_t cap)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    double a = 0, b = 0, c = 0;
-
-    if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
-        snprintf(out, cap, "%.2f %.2f %.2f", a, b, c);
-    else
-        snprintf(out, cap, "?");
-    if (f)
-        fclose(f);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* A cheap timestamp for per-sample latencies: the TSC on x86 (rdtscp waits for earlier instructions),
- * else CLOCK_MONOTONIC in ns. Calibrated against CLOCK_MONOTONIC by calibrate_ticks(). */
-static inline uint64_t now_ticks(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    unsigned aux;
-
-    return __rdtscp(&aux);
-#else
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-#endif
-}
-
-static void calibrate_ticks(double secs)
-{
-    uint64_t d[1001];
-
-    double t0 = now_s(), t1;
-    uint64_t k0 = now_ticks(), k1;
-
-    do {
-        t1 = now_s();
-    } while (t1 - t0 < secs);
-    k1 = now_ticks();
-    g_ns_per_tick = (t1 - t0) * 1e9 / (double)(k1 - k0);
-    for (int i = 0; i < 1001; i++) {
-        uint64_t a = now_ticks();
-
-        d[i] = now_ticks() - a;
-    }
-    qsort(d, 1001, sizeof d[0], cmp_u64);
-    g_tick_overhead_ns = (double)d[500] * g_ns_per_tick;
-}
-
-static inline void relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#endif
-}
-
-static void pin(int core)
-{
-    cpu_set_t s;
-
-    if (g_cores < 2)
-        return;
-    CPU_ZERO(&s);
-    CPU_SET(core, &s);
-    pthread_setaffinity_np(pthread_self(), sizeof s, &s);
-}
-
-static void unpin(void) { pthread_setaffinity_np(pthread_self(), sizeof g_all_cores, &g_all_cores); }
+static int g_failed; /* a run saw a wrong message or an unexpected error */
 
 static void die_rc(const char *what, int rc)
 {
@@ -150,37 +55,6 @@ static void *xalloc(size_t n)
     return p;
 }
 
-/* ---- Latency samples ---------------------------------------------------------------------------------- */
-
-/*
- * Every latency figure comes from two passes of the same loop: an untimed one (mean = its wall time /
- * round trips, exactly the anchor's method) and one that takes a timestamp pair per round trip (p50, p99,
- * min). The timestamps cost g_tick_overhead_ns per sample, printed in the header and included there.
- */
-typedef struct lat {
-    uint64_t *ticks; /* timed pass: one round trip per sample; NULL during the untimed pass */
-    uint64_t n;      /* round trips of the timed pass */
-    double mean_ns;  /* untimed pass: wall time / round trips */
-} lat;
-
-typedef struct lat_sum {
-    double min, p50, p99, mean; /* ns; mean = wall time / round trips */
-} lat_sum;
-
-static lat_sum lat_summarise(lat *l)
-{
-    lat_sum s = { 0, 0, 0, 0 };
-
-    if (l->n == 0)
-        return s;
-    qsort(l->ticks, l->n, sizeof l->ticks[0], cmp_u64);
-    s.min = (double)l->ticks[0] * g_ns_per_tick;
-    s.p50 = (double)l->ticks[l->n / 2] * g_ns_per_tick;
-    s.p99 = (double)l->ticks[l->n * 99 / 100] * g_ns_per_tick;
-    s.mean = l->mean_ns;
-    return s;
-}
-
 /* ---- Output ------------------------------------------------------------------------------------------- */
 
 static void row_tput(const char *label, uint64_t msgs, double secs, const char *note)
@@ -189,7 +63,7 @@ static void row_tput(const char *label, uint64_t msgs, double secs, const char *
            (unsigned long long)msgs, secs, note ? "  " : "", note ? note : "");
 }
 
-static void row_lat(const char *label, const lat_sum *s, uint64_t n, const char *note)
+static void row_lat(const char *label, const bc_lat_sum *s, uint64_t n, const char *note)
 {
     printf("  %-58s p50 %7.0f ns  p99 %8.0f ns  min %6.0f ns  mean %8.0f ns  (%llu round trips)%s%s\n", label,
            s->p50, s->p99, s->min, s->mean, (unsigned long long)n, note ? "  " : "", note ? note : "");
@@ -197,56 +71,17 @@ static void row_lat(const char *label, const lat_sum *s, uint64_t n, const char 
 
 static void header(int quick, uint64_t n)
 {
-    char cpu[256] = "unknown", commit[64] = "unknown", line[512], date[64];
-    const char *env = getenv("RK_GIT_COMMIT");
+    char cpu[256], commit[64], line[512], date[64];
     time_t t = time(NULL);
-    int dirty = 0;
-    FILE *f;
+    int dirty;
 
-    if ((f = fopen("/proc/cpuinfo", "r")) != NULL) {
-        while (fgets(line, sizeof line, f)) {
-            char *c = strchr(line, ':');
-
-            if (strncmp(line, "model name", 10) == 0 && c) {
-                snprintf(cpu, sizeof cpu, "%s", c + 2);
-                cpu[strcspn(cpu, "\n")] = '\0';
-                break;
-            }
-        }
-        fclose(f);
-    }
-    if (env && *env) {
-        snprintf(commit, sizeof commit, "%s", env);
-    } else {
-        /* The commit of the source tree this file was compiled from (__FILE__ is inside it). */
-        char dir[400], cmd[600];
-        char *slash;
-
-        snprintf(dir, sizeof dir, "%s", __FILE__);
-        slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
-        snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", dir);
-        if ((f = popen(cmd, "r")) != NULL) {
-            if (fgets(commit, sizeof commit, f))
-                commit[strcspn(commit, "\n")] = '\0';
-            else
-                snprintf(commit, sizeof commit, "unknown");
-            pclose(f);
-        }
-        snprintf(cmd, sizeof cmd, "git -C '%s' status --porcelain --untracked-files=no 2>/dev/null", dir);
-        if ((f = popen(cmd, "r")) != NULL) {
-            dirty = fgets(line, sizeof line, f) != NULL;
-            pclose(f);
-        }
-    }
+    bc_cpu_model(cpu, sizeof cpu);
+    bc_commit(__FILE__, commit, sizeof commit, &dirty);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
     printf("# queue_bench: RingKernel queue and host<->actor messaging\n");
     printf("# date:     %s\n", date);
-    printf("# cpu:      %s, %d online cores%s\n", cpu, g_cores,
-           g_cores == 2 ? " (two cores: every multi-thread figure shares them)" : "");
+    printf("# cpu:      %s, %d online cores%s\n", cpu, bc_cores,
+           bc_cores == 2 ? " (two cores: every multi-thread figure shares them)" : "");
     printf("# compiler: gcc/cc %s, %s%s\n", __VERSION__,
 #ifdef __OPTIMIZE__
            "optimised",
@@ -267,138 +102,28 @@ static void header(int quick, uint64_t n)
 #else
            "CLOCK_MONOTONIC",
 #endif
-           g_ns_per_tick, g_tick_overhead_ns);
-    loadavg(line, sizeof line);
+           bc_ns_per_tick, bc_tick_overhead_ns);
+    bc_loadavg(line, sizeof line);
     printf("# load:     %s (1/5/15 min) at start\n", line);
-    printf("# threads:  %s\n", g_cores >= 2 ? "producer/pinger pinned to core 0, consumer/ponger to core 1"
+    printf("# threads:  %s\n", bc_cores >= 2 ? "producer/pinger pinned to core 0, consumer/ponger to core 1"
                                              : "one core: no pinning, threads time-share");
     printf("# method:   throughput = messages / wall time from the consumer being ready to both threads done;\n"
            "#           latency = p50/p99/min of per-round-trip timestamps; mean = wall / round trips of a separate\n"
            "#           untimed pass (the anchor's method)\n\n");
 }
 
-/* ---- (e) The raw probe: the anchor's algorithm, inlined -------------------------------------------------
- * Same as anchors/cpu/spsc_probe.c: 4096 slots of 64 B, each slot's first word carries the sequence,
- * 64-bit head/tail on separate 128-byte lines, batches of up to 64 published with one store, the consumer
- * checks every sequence. Only the message count is a parameter. */
-
-#define RAW_CAP 4096
-typedef struct raw_slot {
-    uint64_t seq;
-    uint64_t pad[7];
-} raw_slot;
-static _Alignas(128) _Atomic uint64_t raw_head;
-static _Alignas(128) _Atomic uint64_t raw_tail;
-static _Alignas(128) raw_slot raw_ring[RAW_CAP];
-static uint64_t raw_n, raw_bad;
-static _Atomic int raw_ready;
-
-static void *raw_consumer(void *a)
-{
-    uint64_t t = 0, h = 0, bad = 0;
-
-    (void)a;
-    pin(1);
-    atomic_store(&raw_ready, 1);
-    while (t < raw_n) {
-        if (t == h) {
-            while ((h = atomic_load_explicit(&raw_head, memory_order_acquire)) == t)
-                ;
-        }
-        for (; t < h; t++)
-            bad += raw_ring[t & (RAW_CAP - 1)].seq != t;
-        atomic_store_explicit(&raw_tail, t, memory_order_release);
-    }
-    raw_bad = bad;
-    return 0;
-}
+/* ---- (e) The raw probe (bench_common.c): the anchor's ring loop, checked ------------------------------- */
 
 static double raw_throughput(uint64_t n)
 {
-    pthread_t th;
-    uint64_t h = 0, tc = 0;
-    double a;
+    uint64_t bad;
+    double s = bc_raw_throughput(n, &bad);
 
-    raw_n = n;
-    atomic_store(&raw_head, 0);
-    atomic_store(&raw_tail, 0);
-    atomic_store(&raw_ready, 0);
-    pin(0);
-    pthread_create(&th, 0, raw_consumer, 0);
-    while (!atomic_load(&raw_ready))
-        ;
-    a = now_s();
-    while (h < n) {
-        uint64_t room, m;
-
-        if (h - tc >= RAW_CAP) {
-            while (h - (tc = atomic_load_explicit(&raw_tail, memory_order_acquire)) >= RAW_CAP)
-                ;
-        }
-        room = RAW_CAP - (h - tc);
-        m = room < 64 ? room : 64;
-        if (m > n - h)
-            m = n - h;
-        for (uint64_t i = 0; i < m; i++)
-            raw_ring[(h + i) & (RAW_CAP - 1)].seq = h + i;
-        h += m;
-        atomic_store_explicit(&raw_head, h, memory_order_release);
-    }
-    pthread_join(th, 0);
-    if (raw_bad) {
-        printf("  RAW PROBE: %llu bad sequences\n", (unsigned long long)raw_bad);
+    if (bad) {
+        printf("  RAW PROBE: %llu bad sequences\n", (unsigned long long)bad);
         g_failed = 1;
     }
-    return now_s() - a;
-}
-
-static _Alignas(128) _Atomic uint64_t raw_ping;
-static _Alignas(128) _Atomic uint64_t raw_pong;
-
-static void *raw_ponger(void *a)
-{
-    uint64_t n = *(uint64_t *)a;
-
-    pin(1);
-    for (uint64_t i = 1; i <= n; i++) {
-        while (atomic_load_explicit(&raw_ping, memory_order_acquire) != i)
-            ;
-        atomic_store_explicit(&raw_pong, i, memory_order_release);
-    }
-    return 0;
-}
-
-/* The anchor's cache-line ping-pong; with ticks, one timestamp pair per round trip (as for ours). */
-static void raw_pingpong_pass(uint64_t n, uint64_t *ticks, double *mean_ns)
-{
-    pthread_t th;
-    double a;
-
-    atomic_store(&raw_ping, 0);
-    atomic_store(&raw_pong, 0);
-    pin(0);
-    pthread_create(&th, 0, raw_ponger, &n);
-    a = now_s();
-    for (uint64_t i = 1; i <= n; i++) {
-        uint64_t k = ticks ? now_ticks() : 0;
-
-        atomic_store_explicit(&raw_ping, i, memory_order_release);
-        while (atomic_load_explicit(&raw_pong, memory_order_acquire) != i)
-            ;
-        if (ticks)
-            ticks[i - 1] = now_ticks() - k;
-    }
-    *mean_ns = (now_s() - a) * 1e9 / (double)n;
-    pthread_join(th, 0);
-}
-
-static void raw_pingpong(uint64_t n, lat *l)
-{
-    double unused;
-
-    raw_pingpong_pass(n, NULL, &l->mean_ns);
-    raw_pingpong_pass(n, l->ticks, &unused);
-    l->n = n;
+    return s;
 }
 
 /* ---- (a) SPSC throughput ------------------------------------------------------------------------------ */
@@ -439,7 +164,7 @@ static void *spsc_consumer(void *arg)
     uint64_t *buf = xalloc(c->slot);
     int wait = c->mode == SPSC_BATCH_WAIT;
 
-    pin(1);
+    bc_pin(1);
     atomic_store(&c->ready, 1);
     while (expect < c->n) {
         int n;
@@ -448,7 +173,7 @@ static void *spsc_consumer(void *arg)
             int rc = rk_queue_pop_spsc(c->q, buf, c->slot, c->mode == SPSC_SINGLE ? 0 : RK_TIMEOUT_INFINITE);
 
             if (rc == RK_EAGAIN) {
-                relax();
+                bc_relax();
                 continue;
             }
             if (rc != 0)
@@ -458,7 +183,7 @@ static void *spsc_consumer(void *arg)
         }
         n = wait ? rk_queue_peek_wait_spsc(c->q, 64, &pos, RK_TIMEOUT_INFINITE) : rk_queue_peek_spsc(c->q, 64, &pos);
         if (n == RK_EAGAIN) {
-            relax();
+            bc_relax();
             continue;
         }
         if (n < 0)
@@ -495,7 +220,7 @@ static void spsc_produce(spsc_ctx *c)
             tmpl[0] = seq;
             rc = rk_queue_push_spsc(c->q, tmpl, c->slot, c->mode == SPSC_SINGLE ? 0 : RK_TIMEOUT_INFINITE);
             if (rc == RK_EAGAIN) {
-                relax();
+                bc_relax();
                 continue;
             }
             if (rc != 0)
@@ -506,7 +231,7 @@ static void spsc_produce(spsc_ctx *c)
         n = wait ? rk_queue_reserve_wait_spsc(c->q, left < 64 ? (uint32_t)left : 64, &pos, RK_TIMEOUT_INFINITE)
                  : rk_queue_reserve_spsc(c->q, left < 64 ? (uint32_t)left : 64, &pos);
         if (n == RK_EAGAIN) {
-            relax();
+            bc_relax();
             continue;
         }
         if (n < 0)
@@ -541,14 +266,14 @@ static double spsc_run(const char *label, uint32_t cap, uint32_t slot, enum spsc
     c.n = n;
     c.slot = slot;
     c.mode = mode;
-    pin(0);
+    bc_pin(0);
     pthread_create(&th, NULL, spsc_consumer, &c);
     while (!atomic_load(&c.ready))
         ;
-    t0 = now_s();
+    t0 = bc_now_s();
     spsc_produce(&c);
     pthread_join(th, NULL);
-    secs = now_s() - t0;
+    secs = bc_now_s() - t0;
     row_tput(label, n, secs, note);
     if (c.bad) {
         printf("    ERROR: %llu messages out of sequence\n", (unsigned long long)c.bad);
@@ -583,19 +308,19 @@ static void *mpsc_producer(void *arg)
     uint64_t msg[8];
 
     if (p->core >= 0)
-        pin(p->core);
+        bc_pin(p->core);
     for (int i = 0; i < 8; i++)
         msg[i] = 0x0101010101010101ull * (uint64_t)i;
     msg[0] = p->id;
     while (!atomic_load(&c->go))
-        relax();
+        bc_relax();
     for (uint64_t s = 0; s < c->per;) {
         int rc;
 
         msg[1] = s;
         rc = rk_queue_push_mpsc(c->q, msg, sizeof msg, c->wait ? RK_TIMEOUT_INFINITE : 0);
         if (rc == RK_EAGAIN) {
-            relax();
+            bc_relax();
             continue;
         }
         if (rc != 0)
@@ -615,7 +340,7 @@ static void mpsc_consume(mpsc_ctx *c)
                         : rk_queue_peek_mpsc(c->q, 64, &pos);
 
         if (n == RK_EAGAIN) {
-            relax();
+            bc_relax();
             continue;
         }
         if (n < 0)
@@ -651,26 +376,26 @@ static double mpsc_run(const char *label, uint32_t producers, uint64_t per, int 
     c.per = per;
     c.producers = producers;
     c.wait = wait;
-    unpin();
+    bc_unpin();
     if (consumer_core >= 0)
-        pin(consumer_core);
+        bc_pin(consumer_core);
     for (uint32_t i = 0; i < producers; i++) {
         p[i] = (mpsc_prod){ &c, i + 1, prod_cores[i] };
         pthread_create(&th[i], NULL, mpsc_producer, &p[i]);
     }
-    t0 = now_s();
+    t0 = bc_now_s();
     atomic_store(&c.go, 1);
     mpsc_consume(&c);
     for (uint32_t i = 0; i < producers; i++)
         pthread_join(th[i], NULL);
-    secs = now_s() - t0;
+    secs = bc_now_s() - t0;
     row_tput(label, per * producers, secs, note);
     if (c.bad) {
         printf("    ERROR: %llu messages out of order\n", (unsigned long long)c.bad);
         g_failed = 1;
     }
     rk_queue_destroy(c.q);
-    unpin();
+    bc_unpin();
     return (double)(per * producers) / secs;
 }
 
@@ -697,7 +422,7 @@ static void spsc_push64(void *q, const uint64_t *m, int64_t timeout)
     int rc;
 
     while ((rc = rk_queue_push_spsc(q, m, 64, timeout)) == RK_EAGAIN)
-        relax();
+        bc_relax();
     if (rc != 0)
         die_rc("rk_queue_push_spsc", rc);
 }
@@ -707,7 +432,7 @@ static void spsc_pop64(void *q, uint64_t *m, int64_t timeout)
     int rc;
 
     while ((rc = rk_queue_pop_spsc(q, m, 64, timeout)) == RK_EAGAIN)
-        relax();
+        bc_relax();
     if (rc != 0)
         die_rc("rk_queue_pop_spsc", rc);
 }
@@ -719,7 +444,7 @@ static void *pp_ponger(void *arg)
     pp_ctx *c = arg;
     uint64_t m[8] = { 0 };
 
-    pin(1);
+    bc_pin(1);
     atomic_store(&c->ready, 1);
     for (uint64_t i = 0; i < c->n; i++) {
         c->ops->pop(c->ping, m, c->timeout);
@@ -737,35 +462,35 @@ static double pingpong_pass(pp_ctx *c, uint64_t *ticks)
     double a, mean;
 
     atomic_store(&c->ready, 0);
-    pin(0);
+    bc_pin(0);
     pthread_create(&th, NULL, pp_ponger, c);
     while (!atomic_load(&c->ready))
         ;
-    a = now_s();
+    a = bc_now_s();
     for (uint64_t i = 0; i < c->n; i++) {
-        uint64_t k = ticks ? now_ticks() : 0;
+        uint64_t k = ticks ? bc_ticks() : 0;
 
         m[0] = i;
         c->ops->push(c->ping, m, c->timeout);
         c->ops->pop(c->pong, m, c->timeout);
         if (ticks)
-            ticks[i] = now_ticks() - k;
+            ticks[i] = bc_ticks() - k;
         c->bad += m[0] != i;
     }
-    mean = (now_s() - a) * 1e9 / (double)c->n;
+    mean = (bc_now_s() - a) * 1e9 / (double)c->n;
     pthread_join(th, NULL);
     return mean;
 }
 
 /* The untimed pass gives the mean, the timed pass the percentiles (see struct lat). */
-static lat_sum pingpong_measure(const char *label, pp_ctx *c, lat *l, const char *note)
+static bc_lat_sum pingpong_measure(const char *label, pp_ctx *c, bc_lat *l, const char *note)
 {
-    lat_sum s;
+    bc_lat_sum s;
 
     l->mean_ns = pingpong_pass(c, NULL);
     (void)pingpong_pass(c, l->ticks);
     l->n = c->n;
-    s = lat_summarise(l);
+    s = bc_lat_summarise(l);
     row_lat(label, &s, l->n, note);
     if (c->bad) {
         printf("    ERROR: %llu replies out of sequence\n", (unsigned long long)c->bad);
@@ -774,11 +499,11 @@ static lat_sum pingpong_measure(const char *label, pp_ctx *c, lat *l, const char
     return s;
 }
 
-static lat_sum pingpong_run(const char *label, uint64_t n, int64_t timeout, lat *l, const char *note)
+static bc_lat_sum pingpong_run(const char *label, uint64_t n, int64_t timeout, bc_lat *l, const char *note)
 {
     rk_queue *ping, *pong;
     pp_ctx c;
-    lat_sum s;
+    bc_lat_sum s;
     int rc;
 
     if ((rc = rk_queue_create(&ping, 1024, 64, 0)) != 0 || (rc = rk_queue_create(&pong, 1024, 64, 0)) != 0)
@@ -869,7 +594,7 @@ static void *mq_consumer(void *arg)
     mq_ctx *c = arg;
     uint64_t *m = xalloc(c->a->slot);
 
-    pin(1);
+    bc_pin(1);
     atomic_store(&c->ready, 1);
     for (uint64_t i = 0; i < c->n; i++) {
         mq_pop(c->a, m);
@@ -891,17 +616,17 @@ static double mq_throughput(const char *label, uint32_t cap, uint32_t slot, uint
     memset(&c, 0, sizeof c);
     c.a = &q;
     c.n = n;
-    pin(0);
+    bc_pin(0);
     pthread_create(&th, NULL, mq_consumer, &c);
     while (!atomic_load(&c.ready))
         ;
-    t0 = now_s();
+    t0 = bc_now_s();
     for (uint64_t i = 0; i < n; i++) {
         m[0] = i;
         mq_push(&q, m);
     }
     pthread_join(th, NULL);
-    secs = now_s() - t0;
+    secs = bc_now_s() - t0;
     row_tput(label, n, secs, NULL);
     if (c.bad) {
         printf("    ERROR: %llu messages out of sequence\n", (unsigned long long)c.bad);
@@ -926,11 +651,11 @@ static void mq_pop64(void *q, uint64_t *m, int64_t timeout)
 
 static const pp_ops mq_pp_ops = { mq_push64, mq_pop64 };
 
-static lat_sum mq_pingpong(const char *label, uint64_t n, lat *l)
+static bc_lat_sum mq_pingpong(const char *label, uint64_t n, bc_lat *l)
 {
     mq a, b;
     pp_ctx c;
-    lat_sum s;
+    bc_lat_sum s;
 
     mq_init(&a, 1024, 64);
     mq_init(&b, 1024, 64);
@@ -952,7 +677,7 @@ static lat_sum mq_pingpong(const char *label, uint64_t n, lat *l)
 typedef struct rt_result {
     int ran;
     double pipelined_mps;
-    lat_sum strict;
+    bc_lat_sum strict;
     uint64_t strict_n;
 } rt_result;
 
@@ -977,7 +702,7 @@ static int rt_pipelined(rk_kernel *k, uint64_t n, double *mps)
     static uint64_t out_pl[64], in_pl[64];
     uint64_t sent = 0, recvd = 0;
     const uint64_t type = 0x5eedull;
-    double t0 = now_s();
+    double t0 = bc_now_s();
 
     for (int i = 0; i < 64; i++) {
         in[i].payload = &in_pl[i];
@@ -1013,11 +738,11 @@ static int rt_pipelined(rk_kernel *k, uint64_t n, double *mps)
             } else if (rc != RK_EAGAIN) {
                 return rc;
             } else {
-                relax();
+                bc_relax();
             }
         }
     }
-    *mps = (double)n / (now_s() - t0);
+    *mps = (double)n / (bc_now_s() - t0);
     return 0;
 }
 
@@ -1030,41 +755,41 @@ static int rt_strict_pass(rk_kernel *k, uint64_t n, double max_s, uint64_t *tick
 {
     rk_msg out, in;
     uint64_t pl, rpl = 0;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     uint64_t i;
 
     in.payload = &rpl;
     in.payload_cap = sizeof rpl;
     for (i = 0; i < n; i++) {
-        uint64_t k0 = ticks ? now_ticks() : 0;
+        uint64_t k0 = ticks ? bc_ticks() : 0;
         int rc;
 
         rt_fill(&out, &pl, 1, i, 0x5eedull);
         while ((rc = rk_send(k, &out, 0)) == RK_EAGAIN)
-            relax();
+            bc_relax();
         if (rc != 0)
             return rc;
         while ((rc = rk_recv(k, &in, 0)) == RK_EAGAIN)
-            relax();
+            bc_relax();
         if (rc != 0)
             return rc;
         if (ticks)
-            ticks[i] = now_ticks() - k0;
+            ticks[i] = bc_ticks() - k0;
         if (rpl != i) {
             printf("    ERROR: reply %llu carries %llu\n", (unsigned long long)i, (unsigned long long)rpl);
             return RK_ECORRUPT;
         }
-        if ((i & 1023) == 1023 && now_s() - t0 > max_s) {
+        if ((i & 1023) == 1023 && bc_now_s() - t0 > max_s) {
             i++;
             break;
         }
     }
     *done = i;
-    *mean_ns = (now_s() - t0) * 1e9 / (double)i;
+    *mean_ns = (bc_now_s() - t0) * 1e9 / (double)i;
     return 0;
 }
 
-static int rt_strict(rk_kernel *k, uint64_t n, double max_s, lat *l)
+static int rt_strict(rk_kernel *k, uint64_t n, double max_s, bc_lat *l)
 {
     uint64_t done;
     double unused;
@@ -1075,7 +800,7 @@ static int rt_strict(rk_kernel *k, uint64_t n, double max_s, lat *l)
     return rc;
 }
 
-static rt_result runtime_section(uint64_t n_pipe, uint64_t n_strict, double max_s, lat *l)
+static rt_result runtime_section(uint64_t n_pipe, uint64_t n_strict, double max_s, bc_lat *l)
 {
     rt_result r = { 0, 0, { 0, 0, 0, 0 }, 0 };
     rk_runtime *rt = NULL;
@@ -1085,7 +810,7 @@ static rt_result runtime_section(uint64_t n_pipe, uint64_t n_strict, double max_
     int rc;
 
     /* Worker threads inherit the creator's affinity: create them unpinned, then pin the host to core 0. */
-    unpin();
+    bc_unpin();
     memset(&ro, 0, sizeof ro);
     ro.backend = RK_BACKEND_CPU;
     ro.workers = 1;
@@ -1101,7 +826,7 @@ static rt_result runtime_section(uint64_t n_pipe, uint64_t n_strict, double max_
         rk_runtime_destroy(rt);
         return r;
     }
-    pin(0);
+    bc_pin(0);
     printf("  (CPU runtime, 1 worker thread (unpinned), kernel \"echo\", 4096-slot queues of 128 B, 8-byte payload;\n"
            "   host on core 0, busy-polling with timeout 0)\n");
     rc = rt_pipelined(k, n_pipe, &r.pipelined_mps);
@@ -1119,13 +844,13 @@ static rt_result runtime_section(uint64_t n_pipe, uint64_t n_strict, double max_
         g_failed = 1;
         goto out;
     }
-    r.strict = lat_summarise(l);
+    r.strict = bc_lat_summarise(l);
     r.strict_n = l->n;
     row_lat("runtime echo, strict rk_send + rk_recv round trip", &r.strict, l->n,
             l->n < n_strict ? "(stopped at the time cap)" : NULL);
     r.ran = 1;
 out:
-    unpin();
+    bc_unpin();
     rc = rk_kernel_terminate(k, RK_TIMEOUT_MS(1000));
     if (rc != 0) {
         printf("    ERROR: rk_kernel_terminate: %s (%s)\n", rk_err_name(rc), rk_last_error());
@@ -1140,7 +865,7 @@ out:
 /* Every figure the ratios need. 0 where a section did not run. */
 typedef struct figures {
     double raw_mps, batch_seq, batch_full, wait_batch, single64, batch1k, single1k, mutex64, mutex1k;
-    lat_sum raw_pp, ours_pp, ours_pp_wait, mutex_pp;
+    bc_lat_sum raw_pp, ours_pp, ours_pp_wait, mutex_pp;
     rt_result rt;
 } figures;
 
@@ -1152,14 +877,14 @@ typedef struct counts {
     double cap_s;         /* time cap of the runtime's strict round trips */
 } counts;
 
-static void section_raw(const counts *c, lat *l, figures *f)
+static void section_raw(const counts *c, bc_lat *l, figures *f)
 {
     printf("(e) raw probe, inlined from anchors/cpu/spsc_probe.c (the floor)\n");
     f->raw_mps = (double)c->n / raw_throughput(c->n);
     row_tput("raw ring, 64 B slots, batch <= 64, writes+checks 8-byte seq", c->n, (double)c->n / f->raw_mps,
              "anchor: ~225 M msg/s");
-    raw_pingpong(c->rtt_n * 2, l);
-    f->raw_pp = lat_summarise(l);
+    bc_raw_pingpong(c->rtt_n * 2, l);
+    f->raw_pp = bc_lat_summarise(l);
     row_lat("raw cache-line ping-pong (two atomics)", &f->raw_pp, l->n, "anchor: ~100 ns (mean)");
 }
 
@@ -1196,10 +921,10 @@ static void section_mpsc(const counts *c)
     (void)mpsc_run("MPSC 1 producer (core 0) -> consumer (core 1), busy retry", 1, c->n / 5, 0, 1, c0, NULL);
     (void)mpsc_run("MPSC 1 producer (core 0) -> consumer (core 1), backoff", 1, c->n / 5, 1, 1, c0, NULL);
     (void)mpsc_run("MPSC 2 producers (cores 0, 1) -> consumer, backoff", 2, c->n / 10, 1, -1, both,
-                   g_cores <= 2 ? "3 threads on 2 cores: the consumer is unpinned and time-shares" : NULL);
+                   bc_cores <= 2 ? "3 threads on 2 cores: the consumer is unpinned and time-shares" : NULL);
 }
 
-static void section_pingpong(const counts *c, lat *l, figures *f)
+static void section_pingpong(const counts *c, bc_lat *l, figures *f)
 {
     printf("\n(c) round trip between two threads over two SPSC queues (64 B push, 64 B pop each way)\n");
     f->ours_pp = pingpong_run("SPSC ping-pong, timeout 0 + busy retry", c->rtt_n, 0, l, NULL);
@@ -1207,11 +932,11 @@ static void section_pingpong(const counts *c, lat *l, figures *f)
                                    l, NULL);
     printf("  goal: RTT p50 <= 200 ns: %.0f ns measured, ~%.0f ns net of the timestamp pair; untimed mean %.0f ns "
            "(%s)\n",
-           f->ours_pp.p50, f->ours_pp.p50 - g_tick_overhead_ns, f->ours_pp.mean,
+           f->ours_pp.p50, f->ours_pp.p50 - bc_tick_overhead_ns, f->ours_pp.mean,
            f->ours_pp.p50 <= 200 ? "met" : "NOT met");
 }
 
-static void section_mutex(const counts *c, lat *l, figures *f)
+static void section_mutex(const counts *c, bc_lat *l, figures *f)
 {
     printf("\n(d) baseline: bounded queue under a pthread mutex + 2 condvars (copy in/out under the lock)\n");
     f->mutex64 = mq_throughput("mutex queue 64 B, 4096 slots, one message per lock", 4096, 64, c->n / 25);
@@ -1257,9 +982,9 @@ static void print_ratios(const figures *f)
 int main(int argc, char **argv)
 {
     counts c = { 0, 50000000ull, 0, 0, 0 };
-    double t_start = now_s();
+    double t_start = bc_now_s();
     figures f;
-    lat l;
+    bc_lat l;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
@@ -1280,9 +1005,7 @@ int main(int argc, char **argv)
     c.cap_s = c.quick ? 2.0 : 10.0;
     memset(&f, 0, sizeof f);
     memset(&l, 0, sizeof l);
-    g_cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    pthread_getaffinity_np(pthread_self(), sizeof g_all_cores, &g_all_cores);
-    calibrate_ticks(c.quick ? 0.02 : 0.1);
+    bc_init(c.quick ? 0.02 : 0.1);
     l.ticks = xalloc(sizeof(uint64_t) * (c.rtt_n * 2));
     header(c.quick, c.n);
 
@@ -1296,12 +1019,12 @@ int main(int argc, char **argv)
     print_ratios(&f);
     {
         char la[64];
-        double wall = now_s() - t_start, cpu;
+        double wall = bc_now_s() - t_start, cpu;
         struct timespec ts;
 
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
         cpu = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-        loadavg(la, sizeof la);
+        bc_loadavg(la, sizeof la);
         printf("\nload %s at end; this process used %.2f cores on average over %.1f s (a quiet 2-core machine\n"
                "gives ~1.6-1.9 for a full run: the mutex and backoff runs sleep; much less means other work\n"
                "shared the cores and the figures above are low)\n",

@@ -1,6 +1,8 @@
 /* k2k_test.c - kernel-to-kernel messaging on the CPU backend (k2k.h): endpoints, direct sends, pipelines,
  * fan-out, fan-in, a token ring, backpressure, K2K request/reply, errors, and terminate's drain.
  *
+ * Topologies of 3 to 8 actors: chains of 3 and 8, fan-out 1 -> 4, fan-in 4 -> 1, a diamond (fan-out 1 -> 4
+ * then fan-in 4 -> 1), rings of 3, 4 and 8 (one token, or many at once).
  * Every actor checks what it receives (per-sender order, HLC happened-before) and fails the message with
  * RK_EINVAL when a check fails; the tests assert that no kernel counted an error. Set RK_K2K_PINGPONG=n to
  * time n K2K round trips between two actors (default 20000: a smoke figure, also under the sanitizers).
@@ -144,11 +146,12 @@ RK_REGISTER_ACTOR(k2k_burst, burst, sizeof(burst_state))
 typedef struct sink_state {
     uint64_t expected;              /* total to receive before reporting */
     uint64_t next[SINK_SENDERS];    /* next seq per sender */
+    rk_hlc_ts last[SINK_SENDERS];   /* stamp of the sender's previous item */
     uint64_t total;
 } sink_state;
 
-/* T_CONFIG (host request): payload = expected total. T_DATA: an item; checks per-sender order; after the
- * expected total, reports next[] to the host. */
+/* T_CONFIG (host request): payload = expected total. T_DATA: an item; checks per-sender order and that its
+ * stamp is later than the sender's previous one; after the expected total, reports next[] to the host. */
 static int sink(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload)
 {
     sink_state *st = rk_actor_state(ctx);
@@ -163,6 +166,9 @@ static int sink(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload)
     memcpy(&it, payload, sizeof it);
     if (it.sender >= SINK_SENDERS || it.seq != st->next[it.sender]++)
         return RK_EINVAL;
+    if (it.seq > 0 && !hlc_after(&env->hlc, &st->last[it.sender]))
+        return RK_EINVAL;
+    st->last[it.sender] = env->hlc;
     if (++st->total == st->expected)
         return rk_actor_reply(ctx, NULL, T_DONE, st->next, sizeof st->next);
     return 0;
@@ -196,6 +202,92 @@ static int ring(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload)
     return rk_actor_send(ctx, *next, T_DATA, &t, sizeof t);
 }
 RK_REGISTER_ACTOR(k2k_ring, ring, sizeof(rk_addr))
+
+/* A token of a ring with many tokens at once: each link (actor -> next) numbers what it carries. */
+typedef struct mtoken {
+    uint64_t id, hops, limit;
+    uint64_t link_seq; /* the sender's count of tokens it passed on before this one */
+    rk_hlc_ts prev;    /* the stamp the sender received the token with */
+} mtoken;
+
+typedef struct mring_state {
+    rk_addr next;
+    uint64_t in_seq, out_seq; /* link numbers: next expected from the predecessor, next to give the successor */
+} mring_state;
+
+/* T_CONFIG (host request): payload = next actor's address. T_DATA: a token, from the host (injected) or from
+ * the predecessor, whose link number must be the next one (exactly once, in order) and whose stamp must be
+ * later than the one the predecessor received it with; passed on until it made `limit` hops, then handed
+ * to the host. */
+static int mring(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload)
+{
+    mring_state *st = rk_actor_state(ctx);
+    mtoken t;
+
+    if (env->type_id == T_CONFIG) {
+        memcpy(&st->next, payload, sizeof st->next);
+        return rk_actor_reply(ctx, env, T_CONFIG, NULL, 0);
+    }
+    if (env->payload_len != sizeof t)
+        return RK_EINVAL;
+    memcpy(&t, payload, sizeof t);
+    if (env->source != RK_ADDR_HOST && (t.link_seq != st->in_seq++ || !hlc_after(&env->hlc, &t.prev)))
+        return RK_EINVAL;
+    t.prev = env->hlc;
+    if (++t.hops == t.limit)
+        return rk_actor_reply(ctx, NULL, T_DONE, &t, sizeof t);
+    t.link_seq = st->out_seq++;
+    return rk_actor_send(ctx, st->next, T_DATA, &t, sizeof t);
+}
+RK_REGISTER_ACTOR(k2k_mring, mring, sizeof(mring_state))
+
+/* ---- Join: fan-in of trails from several stages ------------------------------------------------------ */
+
+#define JOIN_SOURCES 8
+
+typedef struct join_state {
+    uint64_t expected, total;
+    uint32_t nsrc;
+    uint32_t src[JOIN_SOURCES];  /* kernel ids of the senders, in the order they first sent */
+    uint64_t next[JOIN_SOURCES]; /* next seq per sender */
+} join_state;
+
+/* T_CONFIG (host request): payload = expected total. T_DATA: a trail from one of several senders: per
+ * sender, seqs 0, 1, 2... each once and in order; the trail's stamps increase hop by hop and this envelope
+ * is later than the last of them. After the expected total, reports next[] to the host. */
+static int join(rk_actor_ctx *ctx, const rk_envelope *env, const void *payload)
+{
+    join_state *st = rk_actor_state(ctx);
+    uint32_t from = RK_ADDR_KERNEL(env->source), i;
+    trail t;
+
+    if (env->type_id == T_CONFIG) {
+        memset(st, 0, sizeof *st);
+        memcpy(&st->expected, payload, sizeof st->expected);
+        return rk_actor_reply(ctx, env, T_CONFIG, NULL, 0);
+    }
+    if (env->payload_len != sizeof t)
+        return RK_EINVAL;
+    memcpy(&t, payload, sizeof t);
+    if (t.hops == 0 || t.hops > MAX_HOPS || !hlc_after(&env->hlc, &t.stamp[t.hops - 1]))
+        return RK_EINVAL;
+    for (uint32_t h = 1; h < t.hops; h++)
+        if (!hlc_after(&t.stamp[h], &t.stamp[h - 1]))
+            return RK_EINVAL;
+    for (i = 0; i < st->nsrc && st->src[i] != from; i++)
+        ;
+    if (i == st->nsrc) {
+        if (st->nsrc == JOIN_SOURCES || from == 0)
+            return RK_EINVAL;
+        st->src[st->nsrc++] = from;
+    }
+    if (t.seq != st->next[i]++)
+        return RK_EINVAL;
+    if (++st->total == st->expected)
+        return rk_actor_reply(ctx, NULL, T_DONE, st->next, sizeof st->next);
+    return 0;
+}
+RK_REGISTER_ACTOR(k2k_join, join, sizeof(join_state))
 
 /* ---- Fan-out ----------------------------------------------------------------------------------------- */
 
@@ -583,6 +675,98 @@ static void test_ring_of_four(void **s)
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
+/* n actors in a ring, `tokens` tokens injected at once into actor 0, each making `limit` hops: every link
+ * carries each token exactly once and in order (the actors check), and every token comes back once. */
+static void run_multi_ring(int n, uint64_t tokens, uint64_t limit)
+{
+    rk_runtime *rt = t_runtime();
+    rk_kernel *k[MAX_HOPS];
+    uint8_t seen[64] = { 0 };
+    uint64_t in = 0;
+
+    assert_true(n <= MAX_HOPS && tokens <= 64);
+    for (int i = 0; i < n; i++)
+        k[i] = launch(rt, "k2k_mring", 0);
+    for (int i = 0; i < n; i++) {
+        rk_addr next = rk_kernel_addr(k[(i + 1) % n]);
+
+        (void)t_call(k[i], T_CONFIG, &next, sizeof next, NULL, 0);
+    }
+    for (uint64_t i = 0; i < tokens; i++) {
+        mtoken t = { .id = i, .hops = 0, .limit = limit };
+
+        t_send(k[0], T_DATA, &t, sizeof t);
+    }
+    for (uint64_t i = 0; i < tokens; i++) {
+        mtoken t;
+
+        (void)t_recv(k[(limit - 1) % (uint64_t)n], &t, sizeof t); /* the actor that makes the last hop */
+        assert_true(t.id < tokens);
+        assert_int_equal(seen[t.id]++, 0);
+        assert_int_equal(t.hops, limit);
+    }
+    for (int i = 0; i < n; i++) {
+        assert_no_errors(k[i]);
+        in += k2k_in(k[i]);
+    }
+    assert_int_equal(in, tokens * (limit - 1)); /* the first hop of each came from the host */
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
+static void test_ring_of_three_many_tokens(void **s)
+{
+    (void)s;
+    run_multi_ring(3, 16, 1000);
+}
+
+static void test_ring_of_eight_many_tokens(void **s)
+{
+    (void)s;
+    run_multi_ring(8, 32, 800);
+}
+
+/* ---- Diamond: fan-out 1 -> 4, then fan-in 4 -> 1 ------------------------------------------------------ */
+
+static void test_diamond(void **s)
+{
+    rk_runtime *rt = t_runtime();
+    rk_kernel *src = launch(rt, "k2k_fanout", 0), *mid[4], *jn = launch(rt, "k2k_join", 16384);
+    char next[RK_ENDPOINT_NAME_MAX + 1] = "join";
+    uint64_t next_seq[JOIN_SOURCES];
+    const uint64_t count = 2000, total = 4 * count; /* the join's inbox holds all of them: no RK_EAGAIN */
+    rk_addr to[4];
+
+    (void)s;
+    assert_int_equal(rk_endpoint_register(rt, "join", jn), 0);
+    (void)t_call(jn, T_CONFIG, &total, sizeof total, NULL, 0);
+    for (int i = 0; i < 4; i++) {
+        mid[i] = launch(rt, "k2k_fwd", 4096);
+        to[i] = rk_kernel_addr(mid[i]);
+        (void)t_call(mid[i], T_CONFIG, next, sizeof next, NULL, 0);
+    }
+    (void)t_call(src, T_CONFIG, to, sizeof to, NULL, 0);
+    for (uint64_t n = 0; n < count; n++) {
+        trail t;
+
+        memset(&t, 0, sizeof t);
+        t.seq = n;
+        t_send(src, T_DATA, &t, sizeof t);
+    }
+    (void)t_recv(jn, next_seq, sizeof next_seq);
+    for (int i = 0; i < JOIN_SOURCES; i++)
+        assert_int_equal(next_seq[i], i < 4 ? count : 0); /* four senders, each item once, in order */
+    assert_no_errors(src);
+    assert_int_equal(k2k_out(src), total);
+    for (int i = 0; i < 4; i++) {
+        assert_no_errors(mid[i]);
+        assert_int_equal(k2k_in(mid[i]), count);
+        assert_int_equal(k2k_out(mid[i]), count);
+    }
+    assert_no_errors(jn);
+    assert_int_equal(k2k_in(jn), total);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
 /* ---- K2K request/reply ------------------------------------------------------------------------------- */
 
 static void test_k2k_reply_goes_back_to_the_kernel(void **s)
@@ -724,6 +908,9 @@ int main(void)
         cmocka_unit_test(test_fan_in_four_senders),
         cmocka_unit_test(test_backpressure_tiny_inbox),
         cmocka_unit_test(test_ring_of_four),
+        cmocka_unit_test(test_ring_of_three_many_tokens),
+        cmocka_unit_test(test_ring_of_eight_many_tokens),
+        cmocka_unit_test(test_diamond),
         cmocka_unit_test(test_k2k_reply_goes_back_to_the_kernel),
         cmocka_unit_test(test_send_errors),
         cmocka_unit_test(test_terminate_drains_accepted_k2k),

@@ -4,8 +4,11 @@
  *   - a table of (filter, topic, expected) cases, each run through rk_topic_match and through a trie that
  *     holds that one filter, so the reference and the trie are pinned to the same MQTT semantics;
  *   - tables of invalid filters and names, each expecting RK_EINVAL with a detail naming the problem;
+ *   - an independent reference matcher written here from MQTT 3.1.1 section 4.7 (ref_match: levels split
+ *     once, compared one by one), which must agree with the table, with rk_topic_match on random pairs and
+ *     on '+' in every position of a five-level topic;
  *   - a randomized comparison (fixed seed) of trie lookups against a brute-force scan of every subscription
- *     with rk_topic_match, while subscriptions come and go, ending with an empty, fully pruned tree.
+ *     with ref_match, while subscriptions come and go, ending with an empty, fully pruned tree.
  * Plus the edge cases of the API (duplicates, absent entries, short buffers, deduplication, limits) and a
  * concurrent read-only run for TSan. Label `unit`: also run under ASan+UBSan and TSan, a few seconds each.
  */
@@ -60,6 +63,55 @@ static int u64_cmp(const void *a, const void *b)
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
     return (x > y) - (x < y);
+}
+
+/* ---- The reference matcher ---------------------------------------------------------------------------- */
+
+/* Splits s on '/' into at most RK_TOPIC_MAX_LEVELS (start, length) levels; returns the count. */
+static int ref_split(const char *s, const char *lv[], size_t len[])
+{
+    int n = 0;
+
+    for (;;) {
+        const char *slash = strchr(s, '/');
+        size_t l = slash ? (size_t)(slash - s) : strlen(s);
+
+        if (n == RK_TOPIC_MAX_LEVELS)
+            return -1;
+        lv[n] = s;
+        len[n++] = l;
+        if (slash == NULL)
+            return n;
+        s = slash + 1;
+    }
+}
+
+/*
+ * MQTT 3.1.1 section 4.7, level by level, for a valid filter and topic: '#' matches the rest (zero or more
+ * levels, so "a/#" matches "a"), '+' exactly one level (empty included), other levels byte for byte, and a
+ * wildcard in the first level never matches a topic starting with '$' (4.7.2). Written apart from topic.c
+ * on purpose: it shares no code with the library.
+ */
+static int ref_match(const char *filter, const char *topic)
+{
+    const char *fl[RK_TOPIC_MAX_LEVELS], *tl[RK_TOPIC_MAX_LEVELS];
+    size_t flen[RK_TOPIC_MAX_LEVELS], tlen[RK_TOPIC_MAX_LEVELS];
+    int nf = ref_split(filter, fl, flen), nt = ref_split(topic, tl, tlen);
+
+    assert_true(nf > 0 && nt > 0);
+    if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
+        return 0;
+    for (int i = 0; i < nf; i++) {
+        if (flen[i] == 1 && fl[i][0] == '#')
+            return 1;
+        if (i == nt)
+            return 0;
+        if (flen[i] == 1 && fl[i][0] == '+')
+            continue;
+        if (flen[i] != tlen[i] || memcmp(fl[i], tl[i], flen[i]) != 0)
+            return 0;
+    }
+    return nf == nt;
 }
 
 /* ---- The semantics table ------------------------------------------------------------------------------ */
@@ -184,6 +236,8 @@ static void check_case(const match_case *c)
     uint64_t out[2] = { 0, 0 };
     int got = rk_topic_match(c->filter, c->topic);
 
+    if (ref_match(c->filter, c->topic) != c->match)
+        fail_msg("ref_match(\"%s\", \"%s\") disagrees with the table", c->filter, c->topic);
     if (got != c->match)
         fail_msg("rk_topic_match(\"%s\", \"%s\") = %d, expected %d", c->filter, c->topic, got, c->match);
     assert_int_equal(rk_topic_subscribe(t, c->filter, 0xfeedull), 0);
@@ -683,13 +737,13 @@ static void rand_string(uint64_t *rng, char *buf, int filter, int root_wild)
     buf[len] = '\0';
 }
 
-/* The reference: every live subscription through rk_topic_match; the union, ascending. */
+/* The reference: every live subscription through ref_match; the union, ascending. */
 static int reference_lookup(const rand_sub *subs, size_t n, const char *topic, uint64_t *out)
 {
     int m = 0, k = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (subs[i].live && rk_topic_match(subs[i].filter, topic) == 1)
+        if (subs[i].live && ref_match(subs[i].filter, topic) == 1)
             out[m++] = subs[i].id;
     }
     qsort(out, (size_t)m, sizeof *out, u64_cmp);
@@ -790,6 +844,88 @@ static void random_sparse(void **state)
     assert_true(misses > 300 && misses < 4000); /* both misses and hits were compared */
 }
 
+/* rk_topic_match against the independent reference on random pairs, wildcards at the root included. */
+static void reference_agrees(void **state)
+{
+    uint64_t rng = 0xa11ce5ull, matches = 0;
+    char f[64], t[64];
+
+    (void)state;
+    for (int i = 0; i < 100000; i++) {
+        int want, got;
+
+        rand_string(&rng, f, 1, 1);
+        rand_string(&rng, t, 0, 0);
+        want = ref_match(f, t);
+        got = rk_topic_match(f, t);
+        if (got != want)
+            fail_msg("rk_topic_match(\"%s\", \"%s\") = %d, reference %d", f, t, got, want);
+        matches += (uint64_t)want;
+    }
+    assert_true(matches > 5000 && matches < 95000); /* both answers were compared, many times */
+}
+
+/*
+ * '+' in every position: for the five-level topic "l0/l1/l2/l3/l4", each of the 32 filters that put '+' at
+ * a subset of the positions (the other levels spelled out) matches it; with one level of the topic changed,
+ * a filter matches exactly when that position is a '+'. Also with the changed level empty, and with a
+ * trailing '#' after the subset (one level shorter filter), through the reference, rk_topic_match and a
+ * trie holding all of them.
+ */
+static void plus_every_position(void **state)
+{
+    static const char *const base[5] = { "l0", "l1", "l2", "l3", "l4" };
+    rk_topic_tree *t = tree_new();
+    char filters[64][40];
+    uint64_t out[64];
+    int nfilters = 0;
+
+    (void)state;
+    for (unsigned mask = 0; mask < 32; mask++) {
+        for (int hash = 0; hash < 2; hash++) { /* hash: the last level is '#' instead of l4 or '+' */
+            char *f = filters[nfilters];
+            size_t len = 0;
+
+            for (int i = 0; i < 5; i++) {
+                const char *l = hash && i == 4 ? "#" : (mask >> i) & 1 ? "+" : base[i];
+
+                len += (size_t)snprintf(f + len, sizeof filters[0] - len, "%s%s", i ? "/" : "", l);
+            }
+            assert_int_equal(rk_topic_subscribe(t, f, (uint64_t)nfilters), 0);
+            nfilters++;
+        }
+    }
+    for (int changed = -1; changed < 5; changed++) {
+        for (int empty = 0; empty < 2; empty++) {
+            char topic[40];
+            size_t len = 0;
+            int nwant = 0;
+
+            for (int i = 0; i < 5; i++) {
+                const char *l = i != changed ? base[i] : empty ? "" : "other";
+
+                len += (size_t)snprintf(topic + len, sizeof topic - len, "%s%s", i ? "/" : "", l);
+            }
+            for (int j = 0; j < nfilters; j++) {
+                unsigned mask = (unsigned)j / 2;
+                int hash = j % 2;
+                int want = changed < 0 || ((mask >> changed) & 1) || (hash && changed == 4);
+
+                if (ref_match(filters[j], topic) != want || rk_topic_match(filters[j], topic) != want)
+                    fail_msg("filter \"%s\", topic \"%s\": expected %d", filters[j], topic, want);
+                nwant += want;
+            }
+            assert_int_equal(rk_topic_lookup(t, topic, out, 64), nwant);
+            if (changed < 0)
+                assert_int_equal(nwant, 64); /* the unchanged topic matches every filter */
+        }
+    }
+    for (int j = 0; j < nfilters; j++)
+        assert_int_equal(rk_topic_unsubscribe(t, filters[j], (uint64_t)j), 0);
+    assert_int_equal(rk_topic_tree_nodes(t), 1);
+    rk_topic_tree_destroy(t);
+}
+
 /* ---- Concurrent readers ------------------------------------------------------------------------------ */
 
 /* Lookups only read the tree, so readers need no lock among themselves; TSan checks that claim. */
@@ -858,6 +994,8 @@ int main(void)
         cmocka_unit_test(many_siblings),
         cmocka_unit_test(random_dense),
         cmocka_unit_test(random_sparse),
+        cmocka_unit_test(reference_agrees),
+        cmocka_unit_test(plus_every_position),
         cmocka_unit_test(concurrent_lookups),
     };
 
