@@ -35,7 +35,7 @@ build-gpu/cli/ringkernel demo -n 100000
 build-gpu/cli/ringkernel demo --backend vulkan -n 20000 || echo "(Vulkan demo unavailable here)"
 
 say "GPU tests (ctest -L gpu)"
-(cd build-gpu && timeout 240 ctest -L gpu --output-on-failure -V 2>&1 | grep -vE "^\s*$" | tail -150)
+(cd build-gpu && timeout 360 ctest -L gpu --output-on-failure -V 2>&1 | grep -vE "^\s*$" | tail -200)
 
 say "whole suite (ctest, no stress)"
 (cd build-gpu && ctest -j8 -LE "stress|gpu" --output-on-failure 2>&1 | tail -25)
@@ -47,6 +47,11 @@ if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer racecheck (cuda_test, RK_GPU_QUICK=1)"
   RK_GPU_SANITIZER=1 RK_GPU_QUICK=1 timeout 150 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
   echo "racecheck exit: ${PIPESTATUS[0]}"
+  say "compute-sanitizer memcheck + racecheck (k2k_cuda_test, RK_GPU_QUICK=1)"
+  RK_GPU_QUICK=1 timeout 200 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/k2k_cuda_test 2>&1 | tail -12
+  echo "k2k memcheck exit: ${PIPESTATUS[0]}"
+  RK_GPU_QUICK=1 timeout 200 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/k2k_cuda_test 2>&1 | tail -12
+  echo "k2k racecheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer memcheck (litmus, 200k messages)"
   timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
   echo "litmus memcheck exit: ${PIPESTATUS[0]}"
@@ -62,4 +67,6 @@ fi
 
 say "benchmark gpu_latency"
 RK_GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null) build-gpu/bench/gpu_latency ${1:+--quick} --json "$out/gpu_latency.json" 2>&1 | tee "$out/gpu_latency.txt"
+say "benchmark k2k_bench (CPU sections on this host, then the GPU section)"
+timeout 300 build-gpu/bench/k2k_bench ${1:+--quick} --json "$out/k2k_bench.json" 2>&1 | tee "$out/k2k_bench.txt"
 say "done"
