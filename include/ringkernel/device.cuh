@@ -842,7 +842,8 @@ __device__ __forceinline__ void rk__publish_k2k(const rk_device_args *a, rk__coo
 #ifndef RK_DEVICE_PROFILE
     if (a->inbox != NULL) {
         rk_st_relaxed_sys_u64(&a->cb->k2k_in, c->k2k_in);
-        rk_st_relaxed_sys_u64(&a->cb->k2k_out, rk_ld_relaxed_gpu_u64((const uint64_t *)&a->step->k2k_out));
+        /* A generic volatile load: the step words are in shared memory in a one-block kernel. */
+        rk_st_relaxed_sys_u64(&a->cb->k2k_out, *(volatile unsigned long long *)&a->step->k2k_out);
     }
 #endif
     rk_st_relaxed_sys_u64(&a->cb->last_hlc_physical, a->step->clock_physical);
@@ -1009,6 +1010,7 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         s->clock_physical = 0;
         s->clock_logical = 0;
         s->reply_end = 0;
+        s->k2k_out = 0; /* shared memory: not zeroed by the host */
         rk_st_release_sys_u32(&a->cb->state, RK_STATE_RUNNING);
     }
     __syncwarp();
@@ -1284,6 +1286,7 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
         a->step->fault = 0;
         a->step->clock_physical = 0;
         a->step->clock_logical = 0;
+        a->step->k2k_out = 0; /* shared memory in a one-block kernel: not zeroed by the host */
         rk_st_release_sys_u32(&a->cb->state, RK_STATE_RUNNING);
     }
     for (;;) {

@@ -185,43 +185,54 @@ __global__ static void stress_kernel(rk_k2k_ring *ring, uint32_t per_producer, k
     }
     if (threadIdx.x >= 32) /* the consumer: warp 0 of block 0 */
         return;
+    /* The warp takes the ready prefix of up to 32 positions per round: lane j checks message head + j for
+     * a torn payload, lane 0 then checks each producer's numbering in queue order. */
     const uint32_t lane = threadIdx.x;
     const uint64_t total = (uint64_t)producers * per_producer;
-    uint64_t lost_wait = 0, torn = 0, order = 0;
-    for (uint64_t pos = 0; pos < total; pos++) {
-        uint64_t spins = 0;
-        int ready = 0;
-        if (lane == 0)
-            while (!(ready = rk_k2k_ring_ready(&v, pos)) && ++spins < (1ull << 28))
-                __nanosleep(32);
-        ready = __shfl_sync(RK_FULL_MASK, ready, 0);
-        if (!ready) { /* a message never came: lost */
-            lost_wait = total - pos;
-            break;
+    uint64_t head = 0, torn = 0, order = 0, idle = 0;
+    while (head < total) {
+        uint64_t s = rk_ld_relaxed_gpu_u64(&v.seq[(head + lane) & v.mask]);
+        uint32_t ready = __ballot_sync(RK_FULL_MASK, head + lane < total && s == head + lane + 1);
+        uint32_t k = ready == RK_FULL_MASK ? 32u : (uint32_t)__ffs(~ready) - 1u;
+        if (k == 0) {
+            if (++idle > (1ull << 25)) /* ~seconds without a message: the rest is lost */
+                break;
+            __nanosleep(32);
+            continue;
         }
-        __syncwarp();
-        const uint64_t *w = (const uint64_t *)rk_k2k_ring_slot(&v, pos);
-        const uint64_t producer = w[0], n = w[1];
-        int good = producer < producers;
-        for (uint32_t i = 2 + lane; i < K2K_STRESS_WORDS; i += 32)
-            good &= w[i] == pattern(producer, n, i);
-        good = __all_sync(RK_FULL_MASK, good);
-        __syncwarp();
-        if (lane == 0) {
-            if (!good) {
-                torn++;
-            } else if (n != last_by_producer[producer] + 1) {
-                order++; /* a duplicate, a gap or a reordering within one producer */
+        idle = 0;
+        asm volatile("fence.acq_rel.gpu;" ::: "memory"); /* KQ3: the sequence loads above acquire */
+        uint64_t producer = 0, n = 0;
+        int good = 1;
+        if (lane < k) {
+            const uint64_t *w = (const uint64_t *)rk_k2k_ring_slot(&v, head + lane);
+            producer = w[0];
+            n = w[1];
+            good = producer < producers;
+            for (uint32_t i = 2; good && i < K2K_STRESS_WORDS; i++)
+                good = w[i] == pattern(producer, n, i);
+        }
+        for (uint32_t j = 0; j < k; j++) {
+            const uint64_t p = __shfl_sync(RK_FULL_MASK, producer, j), nj = __shfl_sync(RK_FULL_MASK, n, j);
+            const int g = __shfl_sync(RK_FULL_MASK, good, j);
+            if (lane == 0) {
+                if (!g) {
+                    torn++;
+                } else {
+                    if (nj != last_by_producer[p] + 1)
+                        order++; /* a duplicate, a gap or a reordering within one producer */
+                    last_by_producer[p] = nj;
+                }
             }
-            if (good)
-                last_by_producer[producer] = n;
-            rk_k2k_ring_release(&v, pos);
         }
         __syncwarp();
+        if (lane < k)
+            rk_k2k_ring_release(&v, head + lane); /* KQ4: after this lane's reads */
+        head += k;
     }
     if (lane == 0) {
-        res->consumed = total - lost_wait;
-        res->lost = lost_wait;
+        res->consumed = head;
+        res->lost = total - head;
         res->torn = torn;
         res->order = order;
         uint64_t missing = 0;
