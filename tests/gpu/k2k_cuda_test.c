@@ -427,6 +427,8 @@ int main(void)
 {
     rk_backend_status st;
     setvbuf(stdout, NULL, _IONBF, 0); /* a log cut by a timeout still shows where it stopped */
+    if (getenv("K2K_TEST_FILTER") != NULL) /* e.g. K2K_TEST_FILTER='test_stress*' */
+        cmocka_set_test_filter(getenv("K2K_TEST_FILTER"));
     k2k_test_actors_linked();
     if (rk_backend_probe(RK_BACKEND_CUDA, &st) != 0 || !st.available) {
         printf("SKIP: CUDA not available: %s\n", st.reason);
