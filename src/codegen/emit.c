@@ -895,6 +895,20 @@ static void simple_stmt(rk__emitter *e, rk__out *o, const rk__ir_stmt *s)
 
 static void stmts(rk__emitter *e, const rk__ir_block *b);
 
+/* Leaves the loop when cond (if any) is false: the loop condition of a loop written without one. */
+static void break_unless(rk__emitter *e, const rk__ir_expr *cond)
+{
+    rk__out c = { 0 };
+
+    if (cond == NULL) {
+        return;
+    }
+    rk__emit_line(e, (e->L->flags & RK_EL_WGSL) ? "if !(%s) {" : "if (!(%s)) {", str_of(e, &c, cond));
+    rk__out_free(&c);
+    rk__emit_line(e, "    break;");
+    rk__emit_line(e, "}");
+}
+
 static void loop(rk__emitter *e, const rk__ir_stmt *s)
 {
     rk__out h = { 0 };
@@ -909,14 +923,7 @@ static void loop(rk__emitter *e, const rk__ir_stmt *s)
         rk__emit_line(e, "loop {");
         e->loop_labels[e->nloops++] = 0;
         e->indent++;
-        if (s->u.loop.cond) {
-            rk__out c = { 0 };
-
-            rk__emit_line(e, "if !(%s) {", str_of(e, &c, s->u.loop.cond));
-            rk__out_free(&c);
-            rk__emit_line(e, "    break;");
-            rk__emit_line(e, "}");
-        }
+        break_unless(e, s->u.loop.cond);
         stmts(e, &s->u.loop.body);
         if (s->u.loop.continuing.head != NULL) {
             rk__emit_line(e, "continuing {");
@@ -955,14 +962,7 @@ static void loop(rk__emitter *e, const rk__ir_stmt *s)
     e->loop_labels[e->nloops++] = label;
     e->indent++;
     if (label != 0) {
-        if (s->u.loop.cond) {
-            rk__out c = { 0 };
-
-            rk__emit_line(e, "if (!(%s)) {", str_of(e, &c, s->u.loop.cond));
-            rk__out_free(&c);
-            rk__emit_line(e, "    break;");
-            rk__emit_line(e, "}");
-        }
+        break_unless(e, s->u.loop.cond);
         rk__emit_line(e, "{");
         e->indent++;
         stmts(e, &s->u.loop.body);
@@ -1086,11 +1086,15 @@ void rk__emit_block(rk__emitter *e, const rk__ir_block *b)
 
 void rk__emit_structs(rk__emitter *e, const char *static_assert_kw)
 {
+    /* C and C++ (CUDA, MSL): typedefs whose size is asserted; GLSL and WGSL: struct declarations. */
+    int c = static_assert_kw != NULL;
+    int wgsl = (e->L->flags & RK_EL_WGSL) != 0;
+
     for (const rk__ir_struct *st = e->m->structs; st; st = st->next) {
         rk__out n = { 0 };
 
         put_ident(&n, st->name);
-        rk__emit_line(e, "typedef struct %s {", n.buf);
+        rk__emit_line(e, "%sstruct %s {", c ? "typedef " : "", n.buf);
         e->indent++;
         for (uint32_t i = 0; i < st->nfields; i++) {
             rk__out f = { 0 };
@@ -1100,13 +1104,21 @@ void rk__emit_structs(rk__emitter *e, const char *static_assert_kw)
             v.name = st->fields[i].name;
             v.type = st->fields[i].type;
             rk__emit_decl(e, &f, &v, (rk__pos){ 0, 1, 1 });
-            rk__emit_line(e, "%s; /* offset %u */", f.buf ? f.buf : "", st->fields[i].offset);
+            if (c) {
+                rk__emit_line(e, "%s; /* offset %u */", f.buf ? f.buf : "", st->fields[i].offset);
+            } else {
+                rk__emit_line(e, "%s%s // offset %u", f.buf ? f.buf : "", wgsl ? "," : ";", st->fields[i].offset);
+            }
             rk__out_free(&f);
         }
         e->indent--;
-        rk__emit_line(e, "} %s;", n.buf);
-        rk__emit_line(e, "%s(sizeof(%s) == %u, \"%s is %u bytes, as in the .rk layout\");", static_assert_kw, n.buf,
-                      st->size, n.buf, st->size);
+        if (c) {
+            rk__emit_line(e, "} %s;", n.buf);
+            rk__emit_line(e, "%s(sizeof(%s) == %u, \"%s is %u bytes, as in the .rk layout\");", static_assert_kw,
+                          n.buf, st->size, n.buf, st->size);
+        } else {
+            rk__emit_line(e, "}%s // %u bytes", wgsl ? "" : ";", st->size);
+        }
         rk__emit_line(e, "%s", "");
         rk__out_free(&n);
     }
@@ -1364,6 +1376,152 @@ void rk__emit_funcs(rk__emitter *e)
     e->fn = NULL;
 }
 
+/* ---- The shader targets' entry points (GLSL, WGSL, MSL). ---- */
+
+void rk__emit_finish(rk__emitter *e, rk__out *body, rk__out *out)
+{
+    rk__emit_prelude(e, body->buf ? body->buf : "", out);
+    if (body->buf) {
+        rk__out_put(out, body->buf, body->len);
+    }
+    if (body->oom) {
+        out->oom = 1;
+    }
+    rk__out_free(body);
+}
+
+void rk__emit_begin(rk__emitter *e, const rk__emit_lang *L, rk__out *body)
+{
+    e->L = L;
+    e->pieces = L->pieces;
+    e->npieces = L->npieces;
+    e->provided = L->provided;
+    e->shared_prefix = L->shared_prefix;
+    e->o = body;
+}
+
+void rk__emit_builtin_args(const rk__emitter *e, const rk__ir_func *f, const char *const (*opt)[2], rk__out *o)
+{
+    for (; (*opt)[0] != NULL; opt++) {
+        if (rk__emit_uses(e, f, (*opt)[0])) {
+            rk__out_puts(o, (*opt)[1]);
+        }
+    }
+}
+
+void rk__emit_kernel_comment(rk__emitter *e, const rk__ir_func *f, const char *c)
+{
+    if (f->kind == RK_KK_STENCIL) {
+        rk__emit_line(e, "%s@kernel(stencil, radius = %u, dims = %u, workgroup = %ux%ux%u), line %u: one invocation",
+                      c, f->radius, f->dims, f->workgroup[0], f->workgroup[1], f->workgroup[2], f->pos.line);
+        rk__emit_line(e, "%sper interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.",
+                      c[0] == '/' && c[1] == '*' ? " * " : c);
+    } else {
+        rk__emit_line(e, "%s@kernel(global, workgroup = %ux%ux%u), line %u.", c, f->workgroup[0], f->workgroup[1],
+                      f->workgroup[2], f->pos.line);
+    }
+}
+
+void rk__emit_stencil_guard(rk__emitter *e, const rk__ir_func *f, int set_index)
+{
+    unsigned r = f->radius, rz = f->dims == 3 ? r : 0;
+
+    rk__emit_line(e, "if (rk_grid_size.x < %uu || rk_grid_size.y < %uu || rk_grid_size.z < %uu ||", 2 * r, 2 * r,
+                  2 * rz + 1);
+    rk__emit_line(e, "    rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
+    rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu) {", rz);
+    rk__emit_line(e, "    return;");
+    rk__emit_line(e, "}");
+    if (set_index) {
+        rk__emit_line(e, "rk_sy = rk_grid_size.x;");
+        rk__emit_line(e, "rk_sz = rk_grid_size.x * rk_grid_size.y;");
+        rk__emit_line(e, "rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
+    }
+}
+
+void rk__emit_param_copies(rk__emitter *e, const rk__ir_func *f, const char *kw, const char *from)
+{
+    for (uint32_t i = 0; i < f->nparams; i++) {
+        rk__out d = { 0 }, v = { 0 };
+
+        if (f->params[i]->type->kind == RK_TY_PTR) {
+            continue;
+        }
+        rk__emit_decl(e, &d, f->params[i], f->pos);
+        rk__emit_var_name(e, &v, f->params[i]);
+        rk__emit_line(e, "%s%s = %s%s;", kw, d.buf ? d.buf : "", from, v.buf ? v.buf : "");
+        rk__out_free(&d);
+        rk__out_free(&v);
+    }
+}
+
+uint32_t rk__emit_params_block(rk__emitter *e, const rk__ir_func *f, rk__out *members, rk__out *doc)
+{
+    int glsl = !(e->L->flags & RK_EL_WGSL);
+    uint32_t off = 0;
+    rk__ty u = { 0 }, u3 = { 0 };
+    rk__ir_var gs = { 0 };
+
+    /* A stencil's grid size follows the parameters. */
+    u.kind = RK_TY_U32;
+    u3.kind = RK_TY_VEC;
+    u3.elem = &u;
+    u3.len = 3;
+    gs.kind = RK_VAR_LOCAL;
+    gs.name = (rk__str){ "rk_grid_size", 12 };
+    gs.type = &u3;
+    for (uint32_t i = 0; i <= f->nparams; i++) {
+        const rk__ir_var *p = i < f->nparams ? f->params[i] : f->kind == RK_KK_STENCIL ? &gs : NULL;
+        uint32_t a, size;
+        rk__out d = { 0 };
+
+        if (p == NULL || p->type->kind == RK_TY_PTR) {
+            continue;
+        }
+        rk__emit_check_std430(e, p->type, f->pos);
+        rk__emit_std430(p->type, &a, &size);
+        off = (off + a - 1) / a * a;
+        rk__emit_decl(e, &d, p, f->pos);
+        if (glsl) {
+            rk__out_printf(members, "    layout(offset = %u) %s;\n", off, d.buf ? d.buf : "");
+        } else {
+            rk__out_printf(members, "    %s, // offset %u\n", d.buf ? d.buf : "", off);
+        }
+        rk__out_printf(doc, "%s%.*s at %u", doc->len ? ", " : "", (int)p->name.len, p->name.ptr, off);
+        off += size;
+        rk__out_free(&d);
+    }
+    return off;
+}
+
+void rk__emit_check_std430(rk__emitter *e, const rk__ty *t, rk__pos at)
+{
+    uint32_t c_off = 0, s_off = 0;
+    long bad;
+
+    while (t->kind == RK_TY_ARRAY) {
+        t = t->elem;
+    }
+    if (t->kind != RK_TY_STRUCT) {
+        return;
+    }
+    bad = rk__emit_std430_mismatch(t->st, &c_off, &s_off);
+    if (bad >= 0 && (uint32_t)bad < t->st->nfields) {
+        rk__emit_error(e, at, "struct '%.*s': field '%.*s' is at offset %u in C but %u under std430 (a vec3 followed "
+                       "by a scalar?); add explicit padding", (int)t->st->name.len, t->st->name.ptr,
+                       (int)t->st->fields[bad].name.len, t->st->fields[bad].name.ptr, c_off, s_off);
+        return;
+    }
+    if (bad >= 0) {
+        rk__emit_error(e, at, "struct '%.*s' is %u bytes in C but %u under std430; add explicit padding",
+                       (int)t->st->name.len, t->st->name.ptr, c_off, s_off);
+        return;
+    }
+    for (uint32_t i = 0; i < t->st->nfields; i++) {
+        rk__emit_check_std430(e, t->st->fields[i].type, at);
+    }
+}
+
 /* ---- std430 (GLSL buffers and push constants, WGSL storage buffers). ---- */
 
 void rk__emit_std430(const rk__ty *t, uint32_t *align, uint32_t *size)
@@ -1446,6 +1604,12 @@ const char *rk__emit_file_ext(rk__target t)
     return (unsigned)t < RK_TGT_COUNT ? ext[t] : "txt";
 }
 
+/* The targets, chosen in this one place. */
+static void (*const module[RK_TGT_COUNT])(rk__emitter *e, rk__out *out) = {
+    [RK_TGT_CUDA] = rk__emit_cuda_module, [RK_TGT_C] = rk__emit_c_module, [RK_TGT_GLSL] = rk__emit_glsl_module,
+    [RK_TGT_WGSL] = rk__emit_wgsl_module, [RK_TGT_MSL] = rk__emit_msl_module,
+};
+
 int rk__emit(const rk__ir_module *m, rk__target t, const rk__source *src, rk__diags *diags, char **text,
              size_t *len)
 {
@@ -1465,23 +1629,7 @@ int rk__emit(const rk__ir_module *m, rk__target t, const rk__source *src, rk__di
     e.m = m;
     e.src = src;
     e.d = diags;
-    switch (t) {
-    case RK_TGT_C:
-        rk__emit_c_module(&e, &out);
-        break;
-    case RK_TGT_CUDA:
-        rk__emit_cuda_module(&e, &out);
-        break;
-    case RK_TGT_GLSL:
-        rk__emit_glsl_module(&e, &out);
-        break;
-    case RK_TGT_WGSL:
-        rk__emit_wgsl_module(&e, &out);
-        break;
-    default:
-        rk__emit_msl_module(&e, &out);
-        break;
-    }
+    module[t](&e, &out);
     if (out.oom) {
         rk__out_free(&out);
         return rk__err(RK_ENOMEM, "rk__emit: out of memory");

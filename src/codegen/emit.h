@@ -89,6 +89,10 @@ typedef struct rk__emit_lang {
     const char *const *entry_names;      /* rk_* names only a kernel's entry point declares (helpers may not use
                                             them); NULL-terminated */
     void (*vec_name)(rk__out *o, rk__ty_kind elem, unsigned n);
+    const rk__emit_piece *pieces;        /* the prelude table */
+    size_t npieces;
+    const char *const *provided;         /* rk_* names the entry points declare (NULL-terminated) */
+    const char *shared_prefix;           /* how a shared variable is reached ("rk_sh->" in C, "" elsewhere) */
     /* Optional overrides: a declaration (parameters, fields, locals) and a variable statement. */
     void (*decl)(rk__emitter *e, rk__out *o, const rk__ir_var *v, rk__pos at);
     void (*var_stmt)(rk__emitter *e, const rk__ir_stmt *s);
@@ -147,7 +151,10 @@ void rk__emit_funcs(rk__emitter *e);
 /** Writes the name of variable v as the generated code spells it. */
 void rk__emit_var_name(rk__emitter *e, rk__out *o, const rk__ir_var *v);
 
-/** Writes the user structs as typedefs with their layout asserted. */
+/**
+ * Writes the user structs: with a static_assert_kw, C typedefs with their size asserted (C, CUDA, MSL);
+ * with NULL, struct declarations of GLSL or WGSL (e->L) with offsets in comments.
+ */
 void rk__emit_structs(rk__emitter *e, const char *static_assert_kw);
 
 /** Writes the file-level constants. */
@@ -184,6 +191,39 @@ int rk__emit_uses(const rk__emitter *e, const rk__ir_func *f, const char *needle
  * themselves), in table order.
  */
 void rk__emit_prelude(const rk__emitter *e, const char *body, rk__out *out);
+
+/* ---- The shader targets' entry points (emit_glsl.c, emit_wgsl.c, emit_msl.c). ---- */
+
+/** Starts a module for language L: the emitter's tables from L, statements into body. */
+void rk__emit_begin(rk__emitter *e, const rk__emit_lang *L, rk__out *body);
+
+/** Appends to o the text of each {name, text} pair of opt (ended by {NULL}) whose name f uses. */
+void rk__emit_builtin_args(const rk__emitter *e, const rk__ir_func *f, const char *const (*opt)[2], rk__out *o);
+
+/** Writes the target's prelude for `body`, then body itself, into out, and frees body. */
+void rk__emit_finish(rk__emitter *e, rk__out *body, rk__out *out);
+
+/** Writes the comment over kernel f's entry point; c starts it ("// ", or a C comment's opener). */
+void rk__emit_kernel_comment(rk__emitter *e, const rk__ir_func *f, const char *c);
+
+/**
+ * Writes a stencil's early return for the points outside the interior (rk_grid_pos, rk_grid_size declared
+ * before it); with set_index, then sets the module-scope rk_c, rk_sy and rk_sz (GLSL, WGSL).
+ */
+void rk__emit_stencil_guard(rk__emitter *e, const rk__ir_func *f, int set_index);
+
+/** Writes `kw<decl> = <from><name>;` for each value (non-pointer) parameter of f. */
+void rk__emit_param_copies(rk__emitter *e, const rk__ir_func *f, const char *kw, const char *from);
+
+/**
+ * Appends to `members` the block of f's value parameters at std430 offsets (a stencil's rk_grid_size
+ * last), one line each: GLSL `layout(offset = N) T name;`, WGSL `name: T, // offset N`; and to `doc`
+ * "name at N, ...". Returns the block's size in bytes. Structs whose layout differs are reported.
+ */
+uint32_t rk__emit_params_block(rk__emitter *e, const rk__ir_func *f, rk__out *members, rk__out *doc);
+
+/** Reports t (a struct, an array of them, or one inside) when its std430 layout differs from its C layout. */
+void rk__emit_check_std430(rk__emitter *e, const rk__ty *t, rk__pos at);
 
 /**
  * The layout a struct, or a block of values, has under the rules of GLSL std430 and WGSL storage buffers

@@ -486,6 +486,10 @@ static const rk__emit_lang c_lang = {
     .ctor = { "(", "){ ", " }" },
     .entry_names = entry_names,
     .vec_name = vec_name,
+    .pieces = c_pieces,
+    .npieces = sizeof c_pieces / sizeof c_pieces[0],
+    .provided = c_provided,
+    .shared_prefix = "rk_sh->",
     .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = global_kernel, [RK_KK_STENCIL] = stencil,
               [RK_KK_RING] = ring },
 };
@@ -495,12 +499,7 @@ void rk__emit_c_module(rk__emitter *e, rk__out *out)
     rk__out body = { 0 };
     int has_ring = 0, has_threads = 0;
 
-    e->L = &c_lang;
-    e->pieces = c_pieces;
-    e->npieces = sizeof c_pieces / sizeof c_pieces[0];
-    e->provided = c_provided;
-    e->shared_prefix = "rk_sh->";
-    e->o = &body;
+    rk__emit_begin(e, &c_lang, &body);
     for (const rk__ir_func *f = e->m->funcs; f; f = f->next) {
         has_ring |= f->kind == RK_KK_RING;
         has_threads |= f->kind == RK_KK_GLOBAL && rk__emit_uses(e, f, "rk_barrier");
@@ -519,12 +518,5 @@ void rk__emit_c_module(rk__emitter *e, rk__out *out)
         rk__out_puts(out, "\n#include <ringkernel/actor.h>\n#include <ringkernel/k2k.h>\n");
     }
     rk__out_puts(out, "\n");
-    rk__emit_prelude(e, body.buf ? body.buf : "", out);
-    if (body.buf) {
-        rk__out_put(out, body.buf, body.len);
-    }
-    if (body.oom) {
-        out->oom = 1;
-    }
-    rk__out_free(&body);
+    rk__emit_finish(e, &body, out);
 }

@@ -219,6 +219,10 @@ static const rk__emit_lang cuda_lang = {
     .ctor = { "make_", "(", ")" },
     .entry_names = entry_names,
     .vec_name = vec_name,
+    .pieces = cuda_pieces,
+    .npieces = sizeof cuda_pieces / sizeof cuda_pieces[0],
+    .provided = cuda_provided,
+    .shared_prefix = "",
     .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = global_kernel, [RK_KK_STENCIL] = stencil,
               [RK_KK_RING] = ring },
 };
@@ -228,12 +232,7 @@ void rk__emit_cuda_module(rk__emitter *e, rk__out *out)
     rk__out body = { 0 };
     int has_ring = 0;
 
-    e->L = &cuda_lang;
-    e->pieces = cuda_pieces;
-    e->npieces = sizeof cuda_pieces / sizeof cuda_pieces[0];
-    e->provided = cuda_provided;
-    e->shared_prefix = "";
-    e->o = &body;
+    rk__emit_begin(e, &cuda_lang, &body);
     for (const rk__ir_func *f = e->m->funcs; f; f = f->next) {
         has_ring |= f->kind == RK_KK_RING;
     }

@@ -169,35 +169,6 @@ static void var_stmt(rk__emitter *e, const rk__ir_stmt *s)
     rk__out_free(&i);
 }
 
-/* Reports a struct (or one inside it) whose std430 layout differs from its C layout. */
-static void check_layout(rk__emitter *e, const rk__ty *t, rk__pos at)
-{
-    uint32_t c_off = 0, s_off = 0;
-    long bad;
-
-    while (t->kind == RK_TY_ARRAY) {
-        t = t->elem;
-    }
-    if (t->kind != RK_TY_STRUCT) {
-        return;
-    }
-    bad = rk__emit_std430_mismatch(t->st, &c_off, &s_off);
-    if (bad >= 0) {
-        if ((uint32_t)bad < t->st->nfields) {
-            rk__emit_error(e, at, "struct '%.*s': field '%.*s' is at offset %u in C but %u under std430 (a vec3 "
-                           "followed by a scalar?); add explicit padding", (int)t->st->name.len, t->st->name.ptr,
-                           (int)t->st->fields[bad].name.len, t->st->fields[bad].name.ptr, c_off, s_off);
-        } else {
-            rk__emit_error(e, at, "struct '%.*s' is %u bytes in C but %u under std430; add explicit padding",
-                           (int)t->st->name.len, t->st->name.ptr, c_off, s_off);
-        }
-        return;
-    }
-    for (uint32_t i = 0; i < t->st->nfields; i++) {
-        check_layout(e, t->st->fields[i].type, at);
-    }
-}
-
 static int kernel_count(const rk__ir_module *m)
 {
     int n = 0;
@@ -209,25 +180,17 @@ static int kernel_count(const rk__ir_module *m)
 }
 
 /* The declarations of kernel f: the attribute comment, local size, buffers, push constants, shared
- * variables, and the opening of main() with the scalar parameters copied to locals. */
-static void entry_open(rk__emitter *e, const rk__ir_func *f, int stencil)
+ * variables, and the opening of main() with the value parameters copied to locals. */
+static void entry_open(rk__emitter *e, const rk__ir_func *f)
 {
     rk__out n = { 0 }, pc = { 0 }, doc = { 0 };
-    uint32_t binding = 0, off = 0;
+    uint32_t binding = 0, size;
 
     rk__out_put(&n, f->name.ptr, f->name.len);
     if (kernel_count(e->m) > 1) {
         rk__emit_line(e, "#if defined(RK_KERNEL_%s)", n.buf);
     }
-    if (stencil) {
-        rk__emit_line(e, "// @kernel(stencil, radius = %u, dims = %u), line %u: one invocation per interior point",
-                      f->radius, f->dims, f->pos.line);
-        rk__emit_line(e, "// of an rk_grid_size grid (z = 1 in 2D); dispatch ceil((n - 2 * radius) / local size) "
-                         "groups per axis.");
-    } else {
-        rk__emit_line(e, "// @kernel(global, workgroup = %ux%ux%u), line %u.", f->workgroup[0], f->workgroup[1],
-                      f->workgroup[2], f->pos.line);
-    }
+    rk__emit_kernel_comment(e, f, "// ");
     rk__emit_line(e, "layout(local_size_x = %u, local_size_y = %u, local_size_z = %u) in;", f->workgroup[0],
                   f->workgroup[1], f->workgroup[2]);
     for (uint32_t i = 0; i < f->nparams; i++) {
@@ -237,7 +200,7 @@ static void entry_open(rk__emitter *e, const rk__ir_func *f, int stencil)
         if (p->type->kind != RK_TY_PTR) {
             continue;
         }
-        check_layout(e, p->type->elem, f->pos);
+        rk__emit_check_std430(e, p->type->elem, f->pos);
         rk__emit_type(e, &t, p->type->elem, f->pos);
         rk__emit_var_name(e, &v, p);
         rk__emit_line(e, "layout(std430, set = 0, binding = %u) %sbuffer %s_b%u { %s %s[]; };", binding,
@@ -252,43 +215,13 @@ static void entry_open(rk__emitter *e, const rk__ir_func *f, int stencil)
         rk__emit_error(e, f->pos, "%u buffer parameters: the Vulkan backend binds at most 16", binding);
     }
     /* The push constants: std430 offsets, written out so the block documents the host's layout. */
-    for (uint32_t i = 0; i <= f->nparams; i++) {
-        const rk__ir_var *p = i < f->nparams ? f->params[i] : NULL;
-        rk__ir_var gs = { 0 };
-        rk__ty u3 = { 0 }, u = { 0 };
-        uint32_t a, size;
-        rk__out d = { 0 };
-
-        if (p == NULL) {
-            if (!stencil) {
-                break;
-            }
-            u.kind = RK_TY_U32;
-            u3.kind = RK_TY_VEC;
-            u3.elem = &u;
-            u3.len = 3;
-            gs.kind = RK_VAR_LOCAL;
-            gs.name = (rk__str){ "rk_grid_size", 12 };
-            gs.type = &u3;
-            p = &gs;
-        } else if (p->type->kind == RK_TY_PTR) {
-            continue;
-        }
-        check_layout(e, p->type, f->pos);
-        rk__emit_std430(p->type, &a, &size);
-        off = (off + a - 1) / a * a;
-        decl(e, &d, p, f->pos);
-        rk__out_printf(&pc, "    layout(offset = %u) %s;\n", off, d.buf ? d.buf : "");
-        rk__out_printf(&doc, "%s%.*s at %u", doc.len ? ", " : "", (int)p->name.len, p->name.ptr, off);
-        off += size;
-        rk__out_free(&d);
-    }
-    if (off > 128) {
+    size = rk__emit_params_block(e, f, &pc, &doc);
+    if (size > 128) {
         rk__emit_error(e, f->pos, "%u bytes of scalar parameters: push constants hold 128 on every Vulkan device; "
-                       "pass the rest in a buffer", off);
+                       "pass the rest in a buffer", size);
     }
     if (pc.len > 0) {
-        rk__emit_line(e, "// Push constants (offset 0, %u bytes): %s.", off, doc.buf);
+        rk__emit_line(e, "// Push constants (offset 0, %u bytes): %s.", size, doc.buf);
         rk__emit_line(e, "layout(push_constant, std430) uniform %s_pc {", n.buf);
         rk__out_put(e->o, pc.buf, pc.len);
         rk__emit_line(e, "} rk_pc;");
@@ -304,34 +237,16 @@ static void entry_open(rk__emitter *e, const rk__ir_func *f, int stencil)
     rk__emit_line(e, "void main()");
     rk__emit_line(e, "{");
     e->indent++;
-    if (stencil) {
-        unsigned r = f->radius, rz = f->dims == 3 ? r : 0;
+    if (f->kind == RK_KK_STENCIL) {
+        unsigned r = f->radius;
 
         rk__emit_line(e, "const uvec3 rk_grid_size = rk_pc.rk_grid_size;");
-        rk__emit_line(e, "const uvec3 rk_grid_pos = gl_GlobalInvocationID + uvec3(%uu, %uu, %uu);", r, r, rz);
+        rk__emit_line(e, "const uvec3 rk_grid_pos = gl_GlobalInvocationID + uvec3(%uu, %uu, %uu);", r, r,
+                      f->dims == 3 ? r : 0);
         rk__emit_line(e, "%s", "");
-        rk__emit_line(e, "if (rk_grid_size.x < %uu || rk_grid_size.y < %uu || rk_grid_size.z < %uu ||", 2 * r, 2 * r,
-                      2 * rz + 1);
-        rk__emit_line(e, "    rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
-        rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu) {", rz);
-        rk__emit_line(e, "    return;");
-        rk__emit_line(e, "}");
-        rk__emit_line(e, "rk_sy = rk_grid_size.x;");
-        rk__emit_line(e, "rk_sz = rk_grid_size.x * rk_grid_size.y;");
-        rk__emit_line(e, "rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
+        rk__emit_stencil_guard(e, f, 1);
     }
-    for (uint32_t i = 0; i < f->nparams; i++) {
-        rk__out d = { 0 }, v = { 0 };
-
-        if (f->params[i]->type->kind == RK_TY_PTR) {
-            continue;
-        }
-        decl(e, &d, f->params[i], f->pos);
-        rk__emit_var_name(e, &v, f->params[i]);
-        rk__emit_line(e, "%s = rk_pc.%s;", d.buf, v.buf);
-        rk__out_free(&d);
-        rk__out_free(&v);
-    }
+    rk__emit_param_copies(e, f, "", "rk_pc.");
     rk__out_free(&n);
     rk__out_free(&pc);
     rk__out_free(&doc);
@@ -347,47 +262,15 @@ static void entry_close(rk__emitter *e, const rk__ir_func *f)
     rk__emit_line(e, "%s", "");
 }
 
-static void global_kernel(rk__emitter *e, const rk__ir_func *f)
+/* A global kernel or a stencil: the entry's declarations, main(), the body. */
+static void kernel(rk__emitter *e, const rk__ir_func *f)
 {
-    entry_open(e, f, 0);
-    rk__emit_block(e, &f->body);
-    entry_close(e, f);
-}
-
-static void stencil(rk__emitter *e, const rk__ir_func *f)
-{
-    entry_open(e, f, 1);
+    entry_open(e, f);
     rk__emit_block(e, &f->body);
     entry_close(e, f);
 }
 
 static void helper(rk__emitter *e, const rk__ir_func *f) { rk__emit_helper(e, f, ""); }
-
-static void structs(rk__emitter *e)
-{
-    for (const rk__ir_struct *st = e->m->structs; st; st = st->next) {
-        rk__out n = { 0 };
-
-        rk__emit_ident(e, &n, st->name);
-        rk__emit_line(e, "struct %s {", n.buf);
-        e->indent++;
-        for (uint32_t i = 0; i < st->nfields; i++) {
-            rk__out d = { 0 };
-            rk__ir_var v = { 0 };
-
-            v.kind = RK_VAR_LOCAL;
-            v.name = st->fields[i].name;
-            v.type = st->fields[i].type;
-            decl(e, &d, &v, (rk__pos){ 0, 1, 1 });
-            rk__emit_line(e, "%s; // offset %u", d.buf ? d.buf : "", st->fields[i].offset);
-            rk__out_free(&d);
-        }
-        e->indent--;
-        rk__emit_line(e, "}; // %u bytes", st->size);
-        rk__emit_line(e, "%s", "");
-        rk__out_free(&n);
-    }
-}
 
 static const char *const glsl_entry_names[] = { NULL };
 
@@ -404,9 +287,13 @@ static const rk__emit_lang glsl_lang = {
     .reserved = glsl_reserved,
     .entry_names = glsl_entry_names,
     .vec_name = vec_name,
+    .pieces = glsl_pieces,
+    .npieces = sizeof glsl_pieces / sizeof glsl_pieces[0],
+    .provided = glsl_provided,
+    .shared_prefix = "",
     .decl = decl,
     .var_stmt = var_stmt,
-    .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = global_kernel, [RK_KK_STENCIL] = stencil },
+    .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = kernel, [RK_KK_STENCIL] = kernel },
 };
 
 void rk__emit_glsl_module(rk__emitter *e, rk__out *out)
@@ -414,13 +301,8 @@ void rk__emit_glsl_module(rk__emitter *e, rk__out *out)
     rk__out body = { 0 };
     int nk = kernel_count(e->m);
 
-    e->L = &glsl_lang;
-    e->pieces = glsl_pieces;
-    e->npieces = sizeof glsl_pieces / sizeof glsl_pieces[0];
-    e->provided = glsl_provided;
-    e->shared_prefix = "";
-    e->o = &body;
-    structs(e);
+    rk__emit_begin(e, &glsl_lang, &body);
+    rk__emit_structs(e, NULL);
     rk__emit_consts(e, "");
     rk__emit_funcs(e);
     rk__out_puts(out, "#version 450\n");
@@ -442,12 +324,5 @@ void rk__emit_glsl_module(rk__emitter *e, rk__out *out)
         rk__out_puts(out, "\n#error \"define RK_KERNEL_<name> to choose the kernel this shader is\"\n#endif\n");
     }
     rk__out_puts(out, "\n");
-    rk__emit_prelude(e, body.buf ? body.buf : "", out);
-    if (body.buf) {
-        rk__out_put(out, body.buf, body.len);
-    }
-    if (body.oom) {
-        out->oom = 1;
-    }
-    rk__out_free(&body);
+    rk__emit_finish(e, &body, out);
 }

@@ -54,20 +54,20 @@ static void vec_name(rk__out *o, rk__ty_kind k, unsigned n)
 
 static void helper(rk__emitter *e, const rk__ir_func *f) { rk__emit_helper(e, f, "static inline "); }
 
-static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
+/* The entry point's builtins that only kernels using SIMD-group operations declare. */
+static const char *const msl_simd_args[][2] = {
+    { "rk_simd_lane", ", uint rk_simd_lane [[thread_index_in_simdgroup]]" },
+    { "rk_simd_width", ", uint rk_simd_width [[threads_per_simdgroup]]" },
+    { NULL, NULL },
+};
+
+/* A global kernel or a stencil: `kernel void name(arguments, builtins) { ... }`. */
+static void kernel(rk__emitter *e, const rk__ir_func *f)
 {
     rk__out h = { 0 }, doc = { 0 };
     uint32_t k = 0;
 
-    if (stencil) {
-        rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = %u), line %u: one thread per interior point of an",
-                      f->radius, f->dims, f->pos.line);
-        rk__emit_line(e, " * rk_grid_size grid (z = 1 in 2D); dispatch (n - 2 * radius) threads per axis in "
-                         "threadgroups of %ux%ux%u.", f->workgroup[0], f->workgroup[1], f->workgroup[2]);
-    } else {
-        rk__emit_line(e, "/* @kernel(global, workgroup = %ux%ux%u), line %u.", f->workgroup[0], f->workgroup[1],
-                      f->workgroup[2], f->pos.line);
-    }
+    rk__emit_kernel_comment(e, f, "/* ");
     rk__out_puts(&h, "kernel void ");
     rk__emit_ident(e, &h, f->name);
     rk__out_puts(&h, "(");
@@ -96,7 +96,7 @@ static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
         rk__out_printf(&h, " [[buffer(%u)]], ", k);
         rk__out_free(&v);
     }
-    if (stencil) {
+    if (f->kind == RK_KK_STENCIL) {
         rk__out_printf(&h, "constant uint3 &rk_grid_size [[buffer(%u)]], ", k);
         rk__out_printf(&doc, "%s%u rk_grid_size", k ? ", " : "", k);
         k++;
@@ -109,42 +109,21 @@ static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
     rk__emit_line(e, "    uint3 rk_tgid [[threadgroup_position_in_grid]], uint3 rk_ntg [[threadgroups_per_grid]],");
     rk__out_free(&h);
     rk__out_puts(&h, "    uint3 rk_tg_size [[threads_per_threadgroup]]");
-    if (rk__emit_uses(e, f, "rk_simd_lane")) {
-        rk__out_puts(&h, ", uint rk_simd_lane [[thread_index_in_simdgroup]]");
-    }
-    if (rk__emit_uses(e, f, "rk_simd_width")) {
-        rk__out_puts(&h, ", uint rk_simd_width [[threads_per_simdgroup]]");
-    }
+    rk__emit_builtin_args(e, f, msl_simd_args, &h);
     rk__out_puts(&h, ")");
     rk__emit_line(e, "%s", h.buf);
     rk__emit_line(e, "{");
     e->indent++;
-    if (stencil) {
-        unsigned r = f->radius, rz = f->dims == 3 ? r : 0;
+    if (f->kind == RK_KK_STENCIL) {
+        unsigned r = f->radius;
 
-        rk__emit_line(e, "const uint3 rk_grid_pos = rk_gid + uint3(%uu, %uu, %uu);", r, r, rz);
+        rk__emit_line(e, "const uint3 rk_grid_pos = rk_gid + uint3(%uu, %uu, %uu);", r, r, f->dims == 3 ? r : 0);
         rk__emit_line(e, "const long rk_sy = rk_grid_size.x, rk_sz = (long)rk_grid_size.x * rk_grid_size.y;");
         rk__emit_line(e, "const long rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
         rk__emit_line(e, "%s", "");
-        rk__emit_line(e, "if (rk_grid_size.x < %uu || rk_grid_size.y < %uu || rk_grid_size.z < %uu ||", 2 * r, 2 * r,
-                      2 * rz + 1);
-        rk__emit_line(e, "    rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
-        rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu) {", rz);
-        rk__emit_line(e, "    return;");
-        rk__emit_line(e, "}");
+        rk__emit_stencil_guard(e, f, 0);
     }
-    for (uint32_t i = 0; i < f->nparams; i++) {
-        rk__out d = { 0 }, v = { 0 };
-
-        if (f->params[i]->type->kind == RK_TY_PTR) {
-            continue;
-        }
-        rk__emit_decl(e, &d, f->params[i], f->pos);
-        rk__emit_var_name(e, &v, f->params[i]);
-        rk__emit_line(e, "%s = rk_arg_%s;", d.buf, v.buf);
-        rk__out_free(&d);
-        rk__out_free(&v);
-    }
+    rk__emit_param_copies(e, f, "", "rk_arg_");
     rk__emit_block(e, &f->body);
     e->indent--;
     rk__emit_line(e, "}");
@@ -152,10 +131,6 @@ static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
     rk__out_free(&h);
     rk__out_free(&doc);
 }
-
-static void global_kernel(rk__emitter *e, const rk__ir_func *f) { entry(e, f, 0); }
-
-static void stencil(rk__emitter *e, const rk__ir_func *f) { entry(e, f, 1); }
 
 static const rk__emit_lang msl_lang = {
     .flags = RK_EL_NATIVE_VEC | RK_EL_NO_GOTO | RK_EL_ATOMIC_TYPES,
@@ -173,19 +148,18 @@ static const rk__emit_lang msl_lang = {
     .reserved = msl_reserved,
     .entry_names = msl_entry_names,
     .vec_name = vec_name,
-    .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = global_kernel, [RK_KK_STENCIL] = stencil },
+    .pieces = msl_pieces,
+    .npieces = sizeof msl_pieces / sizeof msl_pieces[0],
+    .provided = msl_provided,
+    .shared_prefix = "",
+    .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = kernel, [RK_KK_STENCIL] = kernel },
 };
 
 void rk__emit_msl_module(rk__emitter *e, rk__out *out)
 {
     rk__out body = { 0 };
 
-    e->L = &msl_lang;
-    e->pieces = msl_pieces;
-    e->npieces = sizeof msl_pieces / sizeof msl_pieces[0];
-    e->provided = msl_provided;
-    e->shared_prefix = "";
-    e->o = &body;
+    rk__emit_begin(e, &msl_lang, &body);
     rk__emit_structs(e, "static_assert");
     rk__emit_consts(e, "constant ");
     rk__emit_funcs(e);
@@ -194,12 +168,5 @@ void rk__emit_msl_module(rk__emitter *e, rk__out *out)
         rk__out_printf(out, "/* Requires %.*s. */\n", (int)e->reqs[i].len, e->reqs[i].ptr);
     }
     rk__out_puts(out, "#include <metal_stdlib>\nusing namespace metal;\n\n");
-    rk__emit_prelude(e, body.buf ? body.buf : "", out);
-    if (body.buf) {
-        rk__out_put(out, body.buf, body.len);
-    }
-    if (body.oom) {
-        out->oom = 1;
-    }
-    rk__out_free(&body);
+    rk__emit_finish(e, &body, out);
 }

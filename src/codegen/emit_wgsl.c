@@ -148,43 +148,11 @@ static void helper(rk__emitter *e, const rk__ir_func *f)
     rk__out_free(&h);
     rk__emit_helper_check(e, f);
     e->indent++;
-    for (uint32_t i = 0; i < f->nparams; i++) {
-        rk__out d = { 0 }, v = { 0 };
-
-        if (f->params[i]->type->kind == RK_TY_PTR) {
-            continue;
-        }
-        decl(e, &d, f->params[i], f->pos);
-        rk__emit_var_name(e, &v, f->params[i]);
-        rk__emit_line(e, "var %s = rk_arg_%s;", d.buf, v.buf);
-        rk__out_free(&d);
-        rk__out_free(&v);
-    }
+    rk__emit_param_copies(e, f, "var ", "rk_arg_");
     rk__emit_block(e, &f->body);
     e->indent--;
     rk__emit_line(e, "}");
     rk__emit_line(e, "%s", "");
-}
-
-/* Reports a struct (or one inside it) whose WGSL storage layout differs from its C layout. */
-static void check_layout(rk__emitter *e, const rk__ty *t, rk__pos at)
-{
-    uint32_t c_off = 0, w_off = 0;
-
-    while (t->kind == RK_TY_ARRAY) {
-        t = t->elem;
-    }
-    if (t->kind != RK_TY_STRUCT) {
-        return;
-    }
-    if (rk__emit_std430_mismatch(t->st, &c_off, &w_off) >= 0) {
-        rk__emit_error(e, at, "struct '%.*s' has another layout in WGSL (%u bytes where C has %u); add explicit "
-                       "padding", (int)t->st->name.len, t->st->name.ptr, w_off, c_off);
-        return;
-    }
-    for (uint32_t i = 0; i < t->st->nfields; i++) {
-        check_layout(e, t->st->fields[i].type, at);
-    }
 }
 
 /* Reports a module-scope name of kernel f that an earlier kernel declared too. */
@@ -205,31 +173,35 @@ static void check_clash(rk__emitter *e, const rk__ir_func *f, rk__str name)
     }
 }
 
-static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
+/* The entry point's builtins that only kernels using subgroups declare (they need `enable subgroups`). */
+static const char *const wgsl_subgroup_args[][2] = {
+    { "rk_sg_id", ", @builtin(subgroup_invocation_id) rk_sg_id: u32" },
+    { "rk_sg_size", ", @builtin(subgroup_size) rk_sg_size: u32" },
+    { NULL, NULL },
+};
+
+/* A global kernel or a stencil: its bindings, then `@compute fn name(builtins) { ... }`. */
+static void kernel(rk__emitter *e, const rk__ir_func *f)
 {
     rk__out n = { 0 }, st = { 0 }, doc = { 0 }, h = { 0 };
-    uint32_t binding = 0, off = 0;
+    uint32_t binding = 0, size;
 
     rk__out_put(&n, f->name.ptr, f->name.len);
-    if (stencil) {
-        rk__emit_line(e, "// @kernel(stencil, radius = %u, dims = %u), line %u: one invocation per interior point",
-                      f->radius, f->dims, f->pos.line);
-        rk__emit_line(e, "// of an rk_grid_size grid (z = 1 in 2D); dispatch ceil((n - 2 * radius) / size) workgroups "
-                         "per axis.");
-    } else {
-        rk__emit_line(e, "// @kernel(global, workgroup = %ux%ux%u), line %u.", f->workgroup[0], f->workgroup[1],
-                      f->workgroup[2], f->pos.line);
-    }
+    rk__emit_kernel_comment(e, f, "// ");
     for (uint32_t i = 0; i < f->nparams; i++) {
         const rk__ir_var *p = f->params[i];
         int atomic = (p->access & RK_ACC_ATOMIC) != 0;
         rk__out t = { 0 }, v = { 0 };
 
+        if (p->type->kind == RK_TY_STRUCT || p->type->kind == RK_TY_BOOL) {
+            rk__emit_error(e, f->pos, "'%.*s': a %s parameter; WGSL's uniform layout differs from C: pass it in a "
+                           "buffer", (int)p->name.len, p->name.ptr, p->type->kind == RK_TY_BOOL ? "bool" : "struct");
+        }
         if (p->type->kind != RK_TY_PTR) {
             continue;
         }
         check_clash(e, f, p->name);
-        check_layout(e, p->type->elem, f->pos);
+        rk__emit_check_std430(e, p->type->elem, f->pos);
         type(e, &t, p->type->elem, f->pos);
         rk__emit_var_name(e, &v, p);
         rk__emit_line(e, "@group(0) @binding(%u) var<storage, %s> %s: array<%s%s%s>;", binding,
@@ -241,42 +213,9 @@ static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
         rk__out_free(&v);
     }
     /* The uniform: WGSL's uniform rules give scalars and vectors the alignment std430 gives them. */
-    for (uint32_t i = 0; i <= f->nparams; i++) {
-        const rk__ir_var *p = i < f->nparams ? f->params[i] : NULL;
-        rk__ir_var gs = { 0 };
-        rk__ty u3 = { 0 }, u = { 0 };
-        uint32_t a, size;
-        rk__out d = { 0 };
-
-        if (p == NULL) {
-            if (!stencil) {
-                break;
-            }
-            u.kind = RK_TY_U32;
-            u3.kind = RK_TY_VEC;
-            u3.elem = &u;
-            u3.len = 3;
-            gs.kind = RK_VAR_LOCAL;
-            gs.name = (rk__str){ "rk_grid_size", 12 };
-            gs.type = &u3;
-            p = &gs;
-        } else if (p->type->kind == RK_TY_PTR) {
-            continue;
-        } else if (p->type->kind == RK_TY_STRUCT || p->type->kind == RK_TY_BOOL) {
-            rk__emit_error(e, f->pos, "'%.*s': a %s parameter; WGSL's uniform layout differs from C: pass it in a "
-                           "buffer", (int)p->name.len, p->name.ptr, p->type->kind == RK_TY_BOOL ? "bool" : "struct");
-            continue;
-        }
-        rk__emit_std430(p->type, &a, &size);
-        off = (off + a - 1) / a * a;
-        decl(e, &d, p, f->pos);
-        rk__out_printf(&st, "    %s, // offset %u\n", d.buf ? d.buf : "", off);
-        rk__out_printf(&doc, "%s%.*s at %u", doc.len ? ", " : "", (int)p->name.len, p->name.ptr, off);
-        off += size;
-        rk__out_free(&d);
-    }
+    size = rk__emit_params_block(e, f, &st, &doc);
     if (st.len > 0) {
-        rk__emit_line(e, "// Uniform at binding %u (%u bytes): %s.", binding, off, doc.buf);
+        rk__emit_line(e, "// Uniform at binding %u (%u bytes): %s.", binding, size, doc.buf);
         rk__emit_line(e, "struct %s_params {", n.buf);
         rk__out_put(e->o, st.buf, st.len);
         rk__emit_line(e, "}");
@@ -298,44 +237,21 @@ static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
     rk__emit_line(e, "    @builtin(local_invocation_index) rk_lidx: u32, @builtin(workgroup_id) rk_wgid: vec3<u32>,");
     rk__out_free(&h);
     rk__out_puts(&h, "    @builtin(num_workgroups) rk_nwg: vec3<u32>");
-    if (rk__emit_uses(e, f, "rk_sg_id")) {
-        rk__out_puts(&h, ", @builtin(subgroup_invocation_id) rk_sg_id: u32");
-    }
-    if (rk__emit_uses(e, f, "rk_sg_size")) {
-        rk__out_puts(&h, ", @builtin(subgroup_size) rk_sg_size: u32");
-    }
+    rk__emit_builtin_args(e, f, wgsl_subgroup_args, &h);
     rk__out_puts(&h, ") {");
     rk__emit_line(e, "%s", h.buf);
     e->indent++;
     rk__emit_line(e, "let rk_wg_size = vec3<u32>(%uu, %uu, %uu);", f->workgroup[0], f->workgroup[1], f->workgroup[2]);
-    if (stencil) {
-        unsigned r = f->radius, rz = f->dims == 3 ? r : 0;
+    if (f->kind == RK_KK_STENCIL) {
+        unsigned r = f->radius;
 
         rk__emit_line(e, "let rk_grid_size = %s_p.rk_grid_size;", n.buf);
-        rk__emit_line(e, "let rk_grid_pos = rk_gid + vec3<u32>(%uu, %uu, %uu);", r, r, rz);
-        rk__emit_line(e, "if (rk_grid_size.x < %uu || rk_grid_size.y < %uu || rk_grid_size.z < %uu ||", 2 * r, 2 * r,
-                      2 * rz + 1);
-        rk__emit_line(e, "    rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
-        rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu) {", rz);
-        rk__emit_line(e, "    return;");
-        rk__emit_line(e, "}");
-        rk__emit_line(e, "rk_sy = rk_grid_size.x;");
-        rk__emit_line(e, "rk_sz = rk_grid_size.x * rk_grid_size.y;");
-        rk__emit_line(e, "rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
+        rk__emit_line(e, "let rk_grid_pos = rk_gid + vec3<u32>(%uu, %uu, %uu);", r, r, f->dims == 3 ? r : 0);
+        rk__emit_stencil_guard(e, f, 1);
     }
-    for (uint32_t i = 0; i < f->nparams; i++) {
-        const rk__ir_var *p = f->params[i];
-        rk__out d = { 0 }, v = { 0 };
-
-        if (p->type->kind == RK_TY_PTR || p->type->kind == RK_TY_STRUCT || p->type->kind == RK_TY_BOOL) {
-            continue;
-        }
-        decl(e, &d, p, f->pos);
-        rk__emit_var_name(e, &v, p);
-        rk__emit_line(e, "var %s = %s_p.%s;", d.buf, n.buf, v.buf);
-        rk__out_free(&d);
-        rk__out_free(&v);
-    }
+    rk__out_free(&h);
+    rk__out_printf(&h, "%s_p.", n.buf);
+    rk__emit_param_copies(e, f, "var ", h.buf);
     rk__emit_block(e, &f->body);
     e->indent--;
     rk__emit_line(e, "}");
@@ -344,36 +260,6 @@ static void entry(rk__emitter *e, const rk__ir_func *f, int stencil)
     rk__out_free(&st);
     rk__out_free(&doc);
     rk__out_free(&h);
-}
-
-static void global_kernel(rk__emitter *e, const rk__ir_func *f) { entry(e, f, 0); }
-
-static void stencil(rk__emitter *e, const rk__ir_func *f) { entry(e, f, 1); }
-
-static void structs(rk__emitter *e)
-{
-    for (const rk__ir_struct *st = e->m->structs; st; st = st->next) {
-        rk__out n = { 0 };
-
-        rk__emit_ident(e, &n, st->name);
-        rk__emit_line(e, "struct %s {", n.buf);
-        e->indent++;
-        for (uint32_t i = 0; i < st->nfields; i++) {
-            rk__out d = { 0 };
-            rk__ir_var v = { 0 };
-
-            v.kind = RK_VAR_LOCAL;
-            v.name = st->fields[i].name;
-            v.type = st->fields[i].type;
-            decl(e, &d, &v, (rk__pos){ 0, 1, 1 });
-            rk__emit_line(e, "%s, // offset %u", d.buf ? d.buf : "", st->fields[i].offset);
-            rk__out_free(&d);
-        }
-        e->indent--;
-        rk__emit_line(e, "} // %u bytes", st->size);
-        rk__emit_line(e, "%s", "");
-        rk__out_free(&n);
-    }
 }
 
 static const rk__emit_lang wgsl_lang = {
@@ -387,22 +273,21 @@ static const rk__emit_lang wgsl_lang = {
     .reserved = wgsl_reserved,
     .entry_names = wgsl_entry_names,
     .vec_name = vec_name,
+    .pieces = wgsl_pieces,
+    .npieces = sizeof wgsl_pieces / sizeof wgsl_pieces[0],
+    .provided = wgsl_provided,
+    .shared_prefix = "",
     .decl = decl,
     .var_stmt = var_stmt,
-    .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = global_kernel, [RK_KK_STENCIL] = stencil },
+    .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = kernel, [RK_KK_STENCIL] = kernel },
 };
 
 void rk__emit_wgsl_module(rk__emitter *e, rk__out *out)
 {
     rk__out body = { 0 }, c = { 0 };
 
-    e->L = &wgsl_lang;
-    e->pieces = wgsl_pieces;
-    e->npieces = sizeof wgsl_pieces / sizeof wgsl_pieces[0];
-    e->provided = wgsl_provided;
-    e->shared_prefix = "";
-    e->o = &body;
-    structs(e);
+    rk__emit_begin(e, &wgsl_lang, &body);
+    rk__emit_structs(e, NULL);
     for (uint32_t i = 0; i < e->m->nconsts; i++) {
         const rk__ir_var *v = e->m->consts[i];
         rk__out d = { 0 };
@@ -424,12 +309,5 @@ void rk__emit_wgsl_module(rk__emitter *e, rk__out *out)
         rk__out_printf(out, "enable %.*s;\n", (int)e->reqs[i].len, e->reqs[i].ptr);
     }
     rk__out_puts(out, "\n");
-    rk__emit_prelude(e, body.buf ? body.buf : "", out);
-    if (body.buf) {
-        rk__out_put(out, body.buf, body.len);
-    }
-    if (body.oom) {
-        out->oom = 1;
-    }
-    rk__out_free(&body);
+    rk__emit_finish(e, &body, out);
 }

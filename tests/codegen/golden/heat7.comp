@@ -11,8 +11,8 @@ uint rk_at(int dx, int dy, int dz)
     return rk_c + uint(dz) * rk_sz + uint(dy) * rk_sy + uint(dx);
 }
 
-// @kernel(stencil, radius = 1, dims = 3), line 3: one invocation per interior point
-// of an rk_grid_size grid (z = 1 in 2D); dispatch ceil((n - 2 * radius) / local size) groups per axis.
+// @kernel(stencil, radius = 1, dims = 3, workgroup = 8x8x4), line 3: one invocation
+// per interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.
 layout(local_size_x = 8, local_size_y = 8, local_size_z = 4) in;
 layout(std430, set = 0, binding = 0) readonly buffer heat7_b0 { float u[]; };
 layout(std430, set = 0, binding = 1) buffer heat7_b1 { float v[]; };

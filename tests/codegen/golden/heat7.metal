@@ -5,8 +5,8 @@ using namespace metal;
 /* The index of a stencil's neighbour: rk_c is the point's linear index, rk_sy and rk_sz the strides. */
 #define rk_at(dx, dy, dz) (rk_c + (long)(dz) * rk_sz + (long)(dy) * rk_sy + (dx))
 
-/* @kernel(stencil, radius = 1, dims = 3), line 3: one thread per interior point of an
- * rk_grid_size grid (z = 1 in 2D); dispatch (n - 2 * radius) threads per axis in threadgroups of 8x8x4.
+/* @kernel(stencil, radius = 1, dims = 3, workgroup = 8x8x4), line 3: one invocation
+ * per interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.
  * Argument table (one [[buffer(k)]] per parameter; scalars by setBytes): 0 u, 1 v, 2 alpha, 3 rk_grid_size. */
 kernel void heat7(device const float *u [[buffer(0)]], device float *v [[buffer(1)]], constant float &rk_arg_alpha [[buffer(2)]], constant uint3 &rk_grid_size [[buffer(3)]], uint3 rk_gid [[thread_position_in_grid]],
     uint3 rk_lid [[thread_position_in_threadgroup]], uint rk_lidx [[thread_index_in_threadgroup]],

@@ -10,8 +10,8 @@ fn rk_at(dx: i32, dy: i32, dz: i32) -> u32 {
     return rk_c + u32(dz) * rk_sz + u32(dy) * rk_sy + u32(dx);
 }
 
-// @kernel(stencil, radius = 1, dims = 3), line 3: one invocation per interior point
-// of an rk_grid_size grid (z = 1 in 2D); dispatch ceil((n - 2 * radius) / size) workgroups per axis.
+// @kernel(stencil, radius = 1, dims = 3, workgroup = 8x8x4), line 3: one invocation
+// per interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.
 @group(0) @binding(0) var<storage, read> u: array<f32>;
 @group(0) @binding(1) var<storage, read_write> v: array<f32>;
 // Uniform at binding 2 (28 bytes): alpha at 0, rk_grid_size at 16.

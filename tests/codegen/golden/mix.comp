@@ -67,8 +67,8 @@ void main()
 #endif // RK_KERNEL_integrate
 
 #if defined(RK_KERNEL_blur2d)
-// @kernel(stencil, radius = 1, dims = 2), line 34: one invocation per interior point
-// of an rk_grid_size grid (z = 1 in 2D); dispatch ceil((n - 2 * radius) / local size) groups per axis.
+// @kernel(stencil, radius = 1, dims = 2, workgroup = 8x8x1), line 34: one invocation
+// per interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.
 layout(local_size_x = 8, local_size_y = 8, local_size_z = 1) in;
 layout(std430, set = 0, binding = 0) readonly buffer blur2d_b0 { float src[]; };
 layout(std430, set = 0, binding = 1) buffer blur2d_b1 { float dst[]; };

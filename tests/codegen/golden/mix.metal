@@ -49,8 +49,8 @@ kernel void integrate(device Particle *ps [[buffer(0)]], device atomic_uint *fas
     }
 }
 
-/* @kernel(stencil, radius = 1, dims = 2), line 34: one thread per interior point of an
- * rk_grid_size grid (z = 1 in 2D); dispatch (n - 2 * radius) threads per axis in threadgroups of 8x8x1.
+/* @kernel(stencil, radius = 1, dims = 2, workgroup = 8x8x1), line 34: one invocation
+ * per interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.
  * Argument table (one [[buffer(k)]] per parameter; scalars by setBytes): 0 src, 1 dst, 2 rk_grid_size. */
 kernel void blur2d(device const float *src [[buffer(0)]], device float *dst [[buffer(1)]], constant uint3 &rk_grid_size [[buffer(2)]], uint3 rk_gid [[thread_position_in_grid]],
     uint3 rk_lid [[thread_position_in_threadgroup]], uint rk_lidx [[thread_index_in_threadgroup]],

@@ -72,8 +72,8 @@ fn integrate(@builtin(global_invocation_id) rk_gid: vec3<u32>, @builtin(local_in
     }
 }
 
-// @kernel(stencil, radius = 1, dims = 2), line 34: one invocation per interior point
-// of an rk_grid_size grid (z = 1 in 2D); dispatch ceil((n - 2 * radius) / size) workgroups per axis.
+// @kernel(stencil, radius = 1, dims = 2, workgroup = 8x8x1), line 34: one invocation
+// per interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 // Uniform at binding 2 (12 bytes): rk_grid_size at 0.
