@@ -105,7 +105,8 @@ static void kernel(rk__emitter *e, const rk__ir_func *f)
                   doc.len ? doc.buf : "none");
     rk__out_puts(&h, "uint3 rk_gid [[thread_position_in_grid]],");
     rk__emit_line(e, "%s", h.buf);
-    rk__emit_line(e, "    uint3 rk_lid [[thread_position_in_threadgroup]], uint rk_lidx [[thread_index_in_threadgroup]],");
+    rk__emit_line(e, "    uint3 rk_lid [[thread_position_in_threadgroup]], "
+                     "uint rk_lidx [[thread_index_in_threadgroup]],");
     rk__emit_line(e, "    uint3 rk_tgid [[threadgroup_position_in_grid]], uint3 rk_ntg [[threadgroups_per_grid]],");
     rk__out_free(&h);
     rk__out_puts(&h, "    uint3 rk_tg_size [[threads_per_threadgroup]]");

@@ -36,13 +36,14 @@ static const rk__emit_piece wgsl_pieces[] = {
       "    return rk_c + u32(dz) * rk_sz + u32(dy) * rk_sy + u32(dx);\n"
       "}\n" },
     { "rk_umulhi",
+      "// The high word of a * b from 16-bit halves (WGSL has no 64-bit integers).\n"
       "fn rk_umulhi(a: u32, b: u32) -> u32 {\n"
       "    let al = a & 0xffffu;\n"
       "    let ah = a >> 16u;\n"
       "    let bl = b & 0xffffu;\n"
       "    let bh = b >> 16u;\n"
-      "    let mid = (al * bl >> 16u) + (ah * bl & 0xffffu) + (al * bh & 0xffffu);\n"
-      "    return ah * bh + (ah * bl >> 16u) + (al * bh >> 16u) + (mid >> 16u);\n"
+      "    let mid = ((al * bl) >> 16u) + ((ah * bl) & 0xffffu) + ((al * bh) & 0xffffu);\n"
+      "    return ah * bh + ((ah * bl) >> 16u) + ((al * bh) >> 16u) + (mid >> 16u);\n"
       "}\n" },
 };
 

@@ -535,8 +535,8 @@ static void test_gpu_structure(void **state)
     g = emit_ok(sum_rk, RK_TGT_GLSL);
     w = emit_ok(sum_rk, RK_TGT_WGSL);
     m = emit_ok(sum_rk, RK_TGT_MSL);
-    has_all(g, "shared uint part[256];", "barrier();", "atomicAdd(total[0], part[0]);", "uint t = gl_LocalInvocationIndex;",
-            NULL);
+    has_all(g, "shared uint part[256];", "barrier();", "atomicAdd(total[0], part[0]);",
+            "uint t = gl_LocalInvocationIndex;", NULL);
     has_all(w, "var<storage, read_write> total: array<atomic<u32>>;", "var<workgroup> part: array<u32, 256>;",
             "workgroupBarrier();", "loop {", "if !(s > 0u) {", "continuing {", "s = s >> 1u;",
             "part[t] = select(0u, x[i], i < n);", "_ = atomicAdd(&total[0], part[0i]);", NULL);
@@ -570,6 +570,73 @@ static void test_gpu_structure(void **state)
     has_all(m, "static inline float4 step_pos(float4 p, float4 v, float dt, thread float *speed2)",
             "uint rk_simd_lane [[thread_index_in_simdgroup]]", "simd_sum(", "kernel void blur2d(", NULL);
     free(g), free(w), free(m);
+}
+
+/* The intrinsics every shader target has (the table's GLSL, WGSL and MSL spellings): emitted for the three,
+ * compiled to SPIR-V in the spirv mode. */
+static const char intr_rk[] =
+    "@kernel(global, workgroup = 64)\n"
+    "void intr(global u32 *p, global i32 *q, global u32 *out, f32 s, u32 n) {\n"
+    "    u32 i = global_id();\n"
+    "    u32 a = atomic_load(p);\n"
+    "    atomic_store(p, a + 1u);\n"
+    "    i32 c = atomic_min(q, -3) + atomic_max(q, 4) + atomic_sub(q, 1) + atomic_dec(q);\n"
+    "    u32 d = atomic_xchg(p, n) + atomic_inc(p) + atomic_and(p, 7u) + atomic_or(p, 8u) + atomic_xor(p, 1u);\n"
+    "    u32 e = shuffle(n, 3u) + shuffle_xor(n, 1u) + shuffle_up(n, 1u) + shuffle_down(n, 1u);\n"
+    "    u32 g = ballot(i > 3u) + active_mask() + broadcast_first(n) + warp_min(n) + warp_max(n) + warp_prefix_sum(n);\n"
+    "    bool h = vote_any(i > 2u) && vote_all(i < 100u);\n"
+    "    shared_barrier();\n"
+    "    barrier_global();\n"
+    "    u32 bits = popcount(n) + clz(n) + ctz(n) + bitreverse(n) + rotl(n, 3u) + rotr(n, 5u) + umulhi(n, n);\n"
+    "    f32 m = sqrt(s) + rsqrt(s) + abs(s) + floor(s) + ceil(s) + trunc(s) + rint(s) + fract(s) + min(s, 1.0) + max(s, 2.0);\n"
+    "    f32 m2 = clamp(s, 0.0, 1.0) + saturate(s) + mix(s, 1.0, 0.5) + fma(s, s, s) + sin(s) + cos(s) + tan(s) + asin(s);\n"
+    "    f32 m3 = acos(s) + atan(s) + atan2(s, 1.0) + sinh(s) + cosh(s) + tanh(s) + asinh(s) + acosh(s) + atanh(s);\n"
+    "    f32 m4 = exp(s) + exp2(s) + log(s) + log2(s) + log10(s) + pow(s, 2.0) + ldexp(s, 3);\n"
+    "    u32 cv = f32_as_u32(s) + (u32)f32_as_i32(s) + (u32)u32_as_f32(n) + (u32)i32_as_f32(3);\n"
+    "    u32 pk = pack_half2x16(vec2<f32>(s, s)) + pack_unorm4x8(vec4<f32>(s)) + pack_snorm4x8(vec4<f32>(s));\n"
+    "    vec2<f32> up = unpack_half2x16(n);\n"
+    "    vec4<f32> up4 = unpack_unorm4x8(n) + unpack_snorm4x8(n);\n"
+    "    vec3<f32> v3 = vec3<f32>(s, 1.0, 2.0);\n"
+    "    f32 vv = dot(v3, v3) + length(v3) + distance(v3, v3) + normalize(v3).x + cross(v3, v3).y;\n"
+    "    u32 lane = lane_id() + warp_size() + shared_capacity() + local_id() + group_id() + group_size() + num_groups();\n"
+    "    vec3<u32> ids = global_id3() + local_id3() + group_id3() + group_size3() + num_groups3();\n"
+    "    if (h) {\n"
+    "        out[i] = a + (u32)c + d + e + g + bits + (u32)(m + m2 + m3 + m4 + vv + up.x + up4.y) + cv + pk + lane + ids.x;\n"
+    "    }\n"
+    "}\n";
+
+/* Intrinsics GLSL has and WGSL or MSL lack (64-bit integers and atomics, fences, clocks, float atomics). */
+static const char glsl_intr_rk[] =
+    "@kernel(global, workgroup = 64)\n"
+    "void extra(global u32 *p, global f32 *f, global u64 *w, f32 s) {\n"
+    "    u64 big = w[0];\n"
+    "    u32 b = atomic_cas(p, 1u, 2u) + popcount64(big) + clz64(big) + ctz64(big) + clock32() + (u32)clock();\n"
+    "    u64 o = atomic_add(w, 1u64);\n"
+    "    warp_sync();\n"
+    "    fence_block();\n"
+    "    fence_device();\n"
+    "    fence_acquire();\n"
+    "    fence_release();\n"
+    "    shared_fence();\n"
+    "    f32 af = atomic_add_f32(f, s);\n"
+    "    p[1] = b + (u32)o + (u32)af;\n"
+    "}\n";
+
+static void test_gpu_intrinsics(void **state)
+{
+    char *t;
+
+    (void)state;
+    for (int tg = RK_TGT_GLSL; tg <= RK_TGT_MSL; tg++)
+        free(emit_ok(intr_rk, (rk__target)tg));
+    t = emit_ok(glsl_intr_rk, RK_TGT_GLSL);
+    has_all(t, "#extension GL_EXT_shader_atomic_int64 : require", "#extension GL_ARB_shader_clock : require",
+            "#extension GL_EXT_shader_atomic_float : require", "atomicCompSwap(p[0], 1u, 2u)", NULL);
+    free(t);
+    t = emit_ok(intr_rk, RK_TGT_WGSL);
+    has_all(t, "fn rk_umulhi(a: u32, b: u32) -> u32", "var a: u32 = atomicLoad(&p[0]);", "atomicStore(&p[0], (a + 1u));",
+            NULL);
+    free(t);
 }
 
 /* GLSL snippets whose SPIR-V the spirv mode checks too. */
@@ -691,6 +758,8 @@ static void test_glsl_spirv(void **state)
     spirv("int64", GLSL_INT64, NULL);
     spirv("f64", GLSL_F64, NULL);
     spirv("zero", GLSL_ZERO, NULL);
+    spirv("intr", intr_rk, NULL);
+    spirv("glsl_intr", glsl_intr_rk, NULL);
     /* A multi-kernel shader without a kernel chosen does not compile: it says so. */
     {
         char path[1024], cmd[3072];
@@ -750,6 +819,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gpu_structure),
         cmocka_unit_test(test_gpu_lowering_details),
         cmocka_unit_test(test_gpu_rejections),
+        cmocka_unit_test(test_gpu_intrinsics),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
