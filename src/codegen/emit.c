@@ -778,6 +778,11 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         rk__out_printf(o, ".%c", "xyzw"[x->u.swz.comp[0] & 3]);
         return;
     case RK_IR_INDEX:
+        if ((e->L->flags & RK_EL_BUFFERS) && x->u.op.a->type->kind == RK_TY_PTR &&
+            x->u.op.a->type->space == RK_AS_PRIVATE) {
+            rk__emit_error(e, x->pos, "indexing an out-parameter: this target passes it as one value; use *p");
+            return;
+        }
         expr(e, o, x->u.op.a, P_POSTFIX);
         rk__out_puts(o, "[");
         expr(e, o, x->u.op.b, 0);

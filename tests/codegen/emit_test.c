@@ -730,6 +730,8 @@ static void test_gpu_rejections(void **state)
             "@kernel(global)\nvoid k2(global u32 *p) {\n    p[1] = 1u;\n}\n",
             RK_TGT_WGSL, "'p' is a buffer or shared variable of kernels 'k' and 'k2'");
     rejects(K("p[0] = atomic_cas(p, 0u, n);"), RK_TGT_WGSL, "needs 'rk_atomic_cas'");
+    rejects("void set(u32 *o, u32 v) {\n    o[0] = v;\n}\n" K("u32 x = 0u; set(&x, n); p[0] = x;"), RK_TGT_GLSL,
+            "indexing an out-parameter");
 }
 
 /* Compiles the GLSL of src (one shader per kernel when define is set) and validates its SPIR-V. */
