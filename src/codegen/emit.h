@@ -2,8 +2,9 @@
  * src/codegen/.
  *
  * An emitter lowers a checked module (ir.h) to the source text of one target. The walk over statements
- * and expressions is shared (emit.c); a target supplies its type names, its kernel entry points and its
- * prelude (emit_c.c, emit_cuda.c). Intrinsics are never spelled here: every call is the target's template
+ * and expressions and the dispatch over kernel kinds are shared (emit.c); a target is one rk__emit_lang
+ * (its spellings, flags, hooks, entry-point writers and prelude) and a module writer: emit_c.c,
+ * emit_cuda.c, emit_glsl.c, emit_wgsl.c, emit_msl.c. Intrinsics are never spelled here: every call is the target's template
  * from intrinsics.def expanded with rk__intr_expand(), and each rk_* name an expansion uses must be one
  * the target's prelude defines (only the pieces used are written) or one the entry point declares;
  * anything else is a diagnostic at the call, not broken output.
