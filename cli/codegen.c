@@ -155,16 +155,16 @@ static void codegen_help(FILE *out)
     fputs("usage: ringkernel codegen FILE.rk --target LIST -o DIR [--emit-ir]\n"
           "\n"
           "Compiles the kernels of a .rk file (docs/DSL.md) and writes one file per target into DIR:\n"
-          "DIR/<stem>.cu for cuda, DIR/<stem>.c for c. Targets glsl, wgsl and msl are checked by\n"
-          "'ringkernel check' but have no emitter in this version.\n"
+          "DIR/<stem>.cu for cuda, .c for c, .comp for glsl (a Vulkan compute shader), .wgsl for wgsl\n"
+          "and .metal for msl.\n"
           "\n"
           "options:\n"
-          "  -t, --target LIST  comma-separated targets: cuda, c (required)\n"
+          "  -t, --target LIST  comma-separated targets: cuda, c, glsl, wgsl, msl, or all (required)\n"
           "  -o, --output DIR   the directory to write into (created when missing; required)\n"
           "  --emit-ir          also write the typed IR as DIR/<stem>.ir\n"
           "  -h, --help         show this help\n"
           "\n"
-          "Exit status: 0 written, 1 the file has errors or a target has no emitter, 2 usage error.\n",
+          "Exit status: 0 written, 1 the file has errors or cannot be lowered to a target, 2 usage error.\n",
           out);
 }
 
@@ -264,7 +264,7 @@ int cli_cmd_codegen(int argc, char **argv)
                           : cli_fail_rk(file, rc);
             goto out;
         }
-        rc = write_out(dir, stem, t == RK_TGT_CUDA ? "cu" : "c", text, len);
+        rc = write_out(dir, stem, rk__emit_file_ext((rk__target)t), text, len);
         free(text);
         if (rc != CLI_EXIT_OK)
             goto out;
@@ -281,9 +281,8 @@ static void check_help(FILE *out)
     fputs("usage: ringkernel check FILE.rk [--targets all|LIST]\n"
           "\n"
           "Checks the kernels of a .rk file for each target and prints, per target and kernel,\n"
-          "'supported' or 'unsupported' (the diagnostics go to stderr). For cuda and c, which have\n"
-          "emitters, 'supported' means the code generates; for glsl, wgsl and msl it means the\n"
-          "checker accepts the kernel for that target (no emitter in this version).\n"
+          "'supported' or 'unsupported' (the diagnostics go to stderr). 'supported' means the\n"
+          "checker accepts the kernel for that target and its code generates.\n"
           "\n"
           "options:\n"
           "  -t, --targets LIST  'all' (the default) or comma-separated targets: cuda, c, glsl, wgsl, msl\n"
@@ -379,15 +378,18 @@ int cli_cmd_check(int argc, char **argv)
                 free(text);
         }
         print_diags(&d);
+        uint32_t from = 0;
+
         for (const rk__ir_func *fn = mod.funcs; fn; fn = fn->next) {
             uint32_t end = fn->next ? fn->next->pos.line : UINT32_MAX;
             unsigned n;
 
             if (fn->kind == RK_KK_NONE)
                 continue;
-            /* A kernel's diagnostics are those between the end of the previous function and the next
-             * function; the first one also owns the structs and constants above it. */
-            n = errors_in(d.buf, file, fn == mod.funcs ? 0 : fn->pos.line, end);
+            /* A kernel's diagnostics are those from the end of the previous kernel to the next function:
+             * the structs, constants and helpers above a kernel are its own. */
+            n = errors_in(d.buf, file, from, end);
+            from = end;
             printf("%-4s  %.*s: %s", tn, (int)fn->name.len, fn->name.ptr, n ? "unsupported" : "supported");
             if (n)
                 printf(" (%u error%s)", n, n == 1 ? "" : "s");

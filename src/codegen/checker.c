@@ -1212,7 +1212,10 @@ static rk__ir_expr *check_intrinsic(ck *c, const rk__node *n, const rk__intrinsi
         }
     }
     if (sig.tclass != RK_TC_NONE && tvar &&
-        (!rk__intr_class_accepts(sig.tclass, tvar->kind == RK_TY_STRUCT ? RK_BT_STRUCT : rk__ty_base(elem_of(tvar)->kind),
+        (!rk__intr_class_accepts(sig.tclass,
+                                 tvar->kind == RK_TY_STRUCT ? RK_BT_STRUCT
+                                 : tvar->kind == RK_TY_VEC  ? RK_BT_VEC
+                                                            : rk__ty_base(tvar->kind),
                                  rk__ty_base(elem_of(tvar)->kind), tvar->kind == RK_TY_VEC ? tvar->len : 0) ||
          (tvar->kind == RK_TY_STRUCT && tvar->st->predeclared))) {
         error(c, args[bound_at]->pos, "argument %u of '%s' must be %s%s, found '%s'", (unsigned)bound_at + 1,

@@ -1,9 +1,13 @@
 /* emit.c - the part of code generation every target shares: a text buffer, types and declarations,
- * the walk over statements and expressions, intrinsic expansion from intrinsics.def and prelude
- * selection. The targets (emit_c.c, emit_cuda.c) write entry points and preludes around it.
+ * the one walk over statements and expressions, the one dispatch over helpers and kernel kinds
+ * (rk__emit_funcs), intrinsic expansion from intrinsics.def and prelude selection. A target differs only
+ * through its rk__emit_lang: spelling tables, flags and hooks (emit_c.c, emit_cuda.c, emit_glsl.c,
+ * emit_wgsl.c, emit_msl.c), and writes its entry points and prelude around the walk.
  *
  * Expressions are printed with C precedence, so only the parentheses C needs appear, plus the ones GCC's
  * -Wparentheses asks for (operands of shifts, bitwise and logical operators that are themselves binary).
+ * Those extra parentheses are also exactly what WGSL requires (its shift and bitwise operands are unary
+ * expressions, and comparisons do not chain), so one precedence table serves every target.
  */
 #include <math.h>
 #include <stdio.h>
@@ -104,14 +108,40 @@ static const char *const reserved[] = {
     "virtual", "volatile", "wchar_t", "NULL", "bool", "true", "false", "main",
 };
 
-static void put_ident(rk__out *o, rk__str s)
+static int is_word(const char *w, rk__str s) { return strlen(w) == s.len && memcmp(w, s.ptr, s.len) == 0; }
+
+void rk__emit_ident(rk__emitter *e, rk__out *o, rk__str s)
 {
     rk__out_put(o, s.ptr, s.len);
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
-        if (strlen(reserved[i]) == s.len && memcmp(reserved[i], s.ptr, s.len) == 0) {
+        if (is_word(reserved[i], s)) {
             rk__out_puts(o, "_");
             return;
         }
+    }
+    for (const char *const *r = e->L->reserved; r && *r; r++) {
+        if (is_word(*r, s)) {
+            rk__out_puts(o, "_");
+            return;
+        }
+    }
+}
+
+#define put_ident(o, s) rk__emit_ident(e, (o), (s))
+
+#define RK__GLSL_INT64 "GL_EXT_shader_explicit_arithmetic_types_int64"
+
+void rk__emit_require(rk__emitter *e, const char *req, size_t len)
+{
+    for (unsigned i = 0; i < e->nreqs; i++) {
+        if (e->reqs[i].len == len && memcmp(e->reqs[i].ptr, req, len) == 0) {
+            return;
+        }
+    }
+    if (e->nreqs < sizeof e->reqs / sizeof e->reqs[0]) {
+        e->reqs[e->nreqs].ptr = req;
+        e->reqs[e->nreqs].len = (uint32_t)len;
+        e->nreqs++;
     }
 }
 
@@ -129,42 +159,37 @@ void rk__emit_var_name(rk__emitter *e, rk__out *o, const rk__ir_var *v)
 
 /* ---- Types. ---- */
 
-static const char *scalar_name(rk__target t, rk__ty_kind k)
+static void scalar_type(rk__emitter *e, rk__out *o, rk__ty_kind k, rk__pos at)
 {
-    static const char *const c[] = { [RK_TY_VOID] = "void", [RK_TY_BOOL] = "bool", [RK_TY_I32] = "int32_t",
-                                     [RK_TY_U32] = "uint32_t", [RK_TY_I64] = "int64_t", [RK_TY_U64] = "uint64_t",
-                                     [RK_TY_F32] = "float", [RK_TY_F64] = "double" };
-    /* CUDA's atomics are overloaded on int, unsigned and unsigned long long (not on uint64_t, which is
-     * unsigned long on LP64), so the CUDA target names the types the way the CUDA headers do. */
-    static const char *const cu[] = { [RK_TY_VOID] = "void", [RK_TY_BOOL] = "bool", [RK_TY_I32] = "int",
-                                      [RK_TY_U32] = "unsigned", [RK_TY_I64] = "long long",
-                                      [RK_TY_U64] = "unsigned long long", [RK_TY_F32] = "float",
-                                      [RK_TY_F64] = "double" };
+    const char *n = k <= RK_TY_F64 ? e->L->scalar[k] : NULL;
 
-    if (k > RK_TY_F64) {
-        return NULL;
+    if (n == NULL) {
+        rk__emit_error(e, at, "a type without a spelling");
+        return;
     }
-    return t == RK_TGT_CUDA ? cu[k] : c[k];
+    if ((k == RK_TY_I64 || k == RK_TY_U64) && e->tgt == RK_TGT_GLSL) {
+        rk__emit_require(e, RK__GLSL_INT64, sizeof RK__GLSL_INT64 - 1);
+    }
+    rk__out_puts(o, n);
 }
 
-/* The target's vector type: CUDA's uint3/float4 ..., the C prelude's rk_u32x3 ... */
+/* The target's vector type: CUDA's uint3/float4, GLSL's uvec3, WGSL's vec3<u32>, the C prelude's rk_u32x3 ... */
 static void vec_name(rk__emitter *e, rk__out *o, const rk__ty *t, rk__pos at)
 {
-    static const char *const cu[] = { [RK_TY_I32] = "int", [RK_TY_U32] = "uint", [RK_TY_I64] = "longlong",
-                                      [RK_TY_U64] = "ulonglong", [RK_TY_F32] = "float", [RK_TY_F64] = "double" };
-    static const char *const c[] = { [RK_TY_I32] = "i32", [RK_TY_U32] = "u32", [RK_TY_I64] = "i64",
-                                     [RK_TY_U64] = "u64", [RK_TY_F32] = "f32", [RK_TY_F64] = "f64" };
     rk__ty_kind k = t->elem->kind;
 
     if (k < RK_TY_I32 || k > RK_TY_F64) {
         rk__emit_error(e, at, "vectors of bool have no type in this emitter");
         return;
     }
-    if (e->tgt == RK_TGT_CUDA) {
-        rk__out_printf(o, "%s%u", cu[k], t->len);
-    } else {
-        rk__out_printf(o, "rk_%sx%u", c[k], t->len);
+    if (e->L->scalar[k] == NULL) {
+        rk__emit_error(e, at, "a type without a spelling");
+        return;
     }
+    if ((k == RK_TY_I64 || k == RK_TY_U64) && e->tgt == RK_TGT_GLSL) {
+        rk__emit_require(e, RK__GLSL_INT64, sizeof RK__GLSL_INT64 - 1);
+    }
+    e->L->vec_name(o, k, t->len);
 }
 
 void rk__emit_type(rk__emitter *e, rk__out *o, const rk__ty *t, rk__pos at)
@@ -175,11 +200,21 @@ void rk__emit_type(rk__emitter *e, rk__out *o, const rk__ty *t, rk__pos at)
         return;
     case RK_TY_STRUCT:
         if (t->st->predeclared) {
+            if (e->tgt != RK_TGT_C && e->tgt != RK_TGT_CUDA) {
+                rk__emit_error(e, at, "'%.*s' exists only in ring handlers, which this target does not run",
+                               (int)t->st->name.len, t->st->name.ptr);
+                return;
+            }
             rk__out_puts(o, "rk_");
         }
         put_ident(o, t->st->name);
         return;
     case RK_TY_PTR:
+        if (e->L->flags & RK_EL_BUFFERS) {
+            rk__emit_error(e, at, "a pointer here: this target has buffers, not pointers");
+            return;
+        }
+        rk__out_puts(o, e->L->space_kw[t->space & 3] ? e->L->space_kw[t->space & 3] : "");
         if (t->is_const) {
             rk__out_puts(o, "const ");
         }
@@ -193,11 +228,7 @@ void rk__emit_type(rk__emitter *e, rk__out *o, const rk__ty *t, rk__pos at)
         rk__out_puts(o, "const char *");
         return;
     default:
-        if (scalar_name(e->tgt, t->kind) == NULL) {
-            rk__emit_error(e, at, "a type without a spelling");
-            return;
-        }
-        rk__out_puts(o, scalar_name(e->tgt, t->kind));
+        scalar_type(e, o, t->kind, at);
         return;
     }
 }
@@ -206,6 +237,10 @@ void rk__emit_decl(rk__emitter *e, rk__out *o, const rk__ir_var *v, rk__pos at)
 {
     const rk__ty *t = v->type;
 
+    if (e->L->decl != NULL) {
+        e->L->decl(e, o, v, at);
+        return;
+    }
     if (v->is_const && t->kind != RK_TY_PTR && v->kind != RK_VAR_PARAM) {
         rk__out_puts(o, "const ");
     }
@@ -264,56 +299,52 @@ static int prec_of(const rk__ir_expr *x)
 
 static void const_int(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
 {
+    const rk__emit_lang *L = e->L;
     uint64_t v = x->u.i;
 
     switch (x->type->kind) {
     case RK_TY_I32:
         if ((int32_t)v == INT32_MIN) {
-            rk__out_puts(o, "(-2147483647 - 1)");
+            rk__out_puts(o, L->int_min[0]);
         } else {
-            rk__out_printf(o, "%d", (int)(int32_t)v);
+            rk__out_printf(o, "%d%s", (int)(int32_t)v, L->int_sfx[0]);
         }
         break;
     case RK_TY_U32:
-        rk__out_printf(o, "%uu", (unsigned)(uint32_t)v);
+        rk__out_printf(o, "%u%s", (unsigned)(uint32_t)v, L->int_sfx[1]);
         break;
     case RK_TY_I64:
         if ((int64_t)v == INT64_MIN) {
-            rk__out_puts(o, "(-9223372036854775807ll - 1)");
+            rk__out_puts(o, L->int_min[1]);
         } else {
-            rk__out_printf(o, "%lldll", (long long)(int64_t)v);
+            rk__out_printf(o, "%lld%s", (long long)(int64_t)v, L->int_sfx[2]);
         }
         break;
     default:
-        (void)e;
-        rk__out_printf(o, "%lluull", (unsigned long long)v);
+        rk__out_printf(o, "%llu%s", (unsigned long long)v, L->int_sfx[3]);
         break;
+    }
+    if ((x->type->kind == RK_TY_I64 || x->type->kind == RK_TY_U64) && e->tgt == RK_TGT_GLSL) {
+        rk__emit_require(e, RK__GLSL_INT64, sizeof RK__GLSL_INT64 - 1);
     }
 }
 
-static void const_float(rk__out *o, const rk__ir_expr *x)
+static void const_float(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
 {
-    int f32 = x->type->kind == RK_TY_F32;
+    int f64 = x->type->kind == RK_TY_F64;
     double v = x->u.f;
     char buf[64];
 
-    if (isnan(v)) {
-        rk__out_puts(o, f32 ? "((float)NAN)" : "((double)NAN)");
+    if (isnan(v) || isinf(v)) {
+        rk__out_printf(o, isinf(v) && v < 0 ? "(-%s)" : "%s", e->L->nonfinite[f64][isinf(v) ? 1 : 0]);
         return;
     }
-    if (isinf(v)) {
-        rk__out_puts(o, v < 0 ? (f32 ? "(-(float)INFINITY)" : "(-(double)INFINITY)")
-                              : (f32 ? "((float)INFINITY)" : "((double)INFINITY)"));
-        return;
-    }
-    snprintf(buf, sizeof buf, f32 ? "%.9g" : "%.17g", v);
+    snprintf(buf, sizeof buf, f64 ? "%.17g" : "%.9g", v);
     rk__out_puts(o, buf);
     if (strpbrk(buf, ".e") == NULL) {
         rk__out_puts(o, ".0");
     }
-    if (f32) {
-        rk__out_puts(o, "f");
-    }
+    rk__out_puts(o, e->L->float_sfx[f64]);
 }
 
 /* 1 if x may be written twice in the output: it has no side effects and costs nothing to repeat. */
@@ -385,16 +416,23 @@ static void intrinsic(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
     int n;
 
     memset(args, 0, sizeof args);
-    if (tv != NULL && tv->kind == RK_TY_VEC) {
+    if (tv != NULL && tv->kind == RK_TY_VEC && !(e->L->flags & RK_EL_NATIVE_VEC)) {
         rk__emit_error(e, x->pos, "'%s' on vectors: this version lowers intrinsics on scalars only", in->name);
         return;
     }
     if (tv != NULL && tv->kind != RK_TY_STRUCT) {
-        scalar = rk__ty_base(tv->kind);
+        scalar = rk__ty_base(tv->kind == RK_TY_VEC ? tv->elem->kind : tv->kind);
     }
     if (rk__intr_support(in, e->tgt, scalar, &sp) != 0 || rk__intr_parse_sig(in->sig, &sig) != 0) {
         rk__emit_error(e, x->pos, "%s", rk_last_error());
         return;
+    }
+    /* "[requirement]" of the spelling and the extension its type needs go to the file's header. */
+    if (sp.require.len > 0) {
+        rk__emit_require(e, sp.require.ptr, sp.require.len);
+    }
+    if (sp.type_need != NULL) {
+        rk__emit_require(e, sp.type_need, strlen(sp.type_need));
     }
     for (unsigned i = 0; i < nargs && i < RK_INTR_MAX_PARAMS; i++) {
         const rk__ir_expr *a = x->u.intr.args[i];
@@ -411,8 +449,16 @@ static void intrinsic(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
                            "argument %u of '%s' is used %u times by the %s spelling; bind it to a variable first",
                            i + 1, in->name, uses, rk__intr_target_name(e->tgt));
         }
-        /* A pointer parameter is passed as the lvalue it designates (intrinsics.def conventions). */
-        if (sig.params[i].is_ptr) {
+        /* A pointer parameter is passed as the lvalue it designates, a `global T*` (a stencil's buffer) as
+         * the buffer itself (intrinsics.def conventions). */
+        e->in_atomic = (in->flags & RK_IF_ATOMIC) && sig.params[i].is_ptr;
+        if (e->in_atomic && (e->L->flags & RK_EL_ATOMIC_TYPES) && a->kind == RK_IR_ADDR) {
+            rk__emit_error(e, a->pos, "atomics on shared memory or locals: not lowered for this target in this "
+                                      "version (only on a buffer parameter)");
+        }
+        if (sig.params[i].is_ptr && !sig.params[i].space_any && sig.params[i].space == RK_AS_GLOBAL) {
+            expr(e, &args[i], a, P_POSTFIX);
+        } else if (sig.params[i].is_ptr) {
             if (a->kind == RK_IR_ADDR) {
                 expr(e, &args[i], a->u.op.a, P_POSTFIX);
             } else {
@@ -422,6 +468,7 @@ static void intrinsic(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         } else {
             expr(e, &args[i], a, uses > 0 || nargs == 0 ? P_POSTFIX : P_COMMA + 1);
         }
+        e->in_atomic = 0;
         argv[i] = args[i].buf ? args[i].buf : "";
     }
     n = rk__intr_expand(sp.tmpl, argv, nargs, NULL, 0);
@@ -450,27 +497,68 @@ static void intrinsic(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
 static void ctor(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
 {
     unsigned n = x->type->len;
+    int splat = x->u.call.nargs == 1 && (e->L->flags & RK_EL_NATIVE_VEC);
 
-    if (x->u.call.nargs == 1 && !is_simple(x->u.call.args[0])) {
+    if (x->u.call.nargs == 1 && !splat && !is_simple(x->u.call.args[0])) {
         rk__emit_error(e, x->pos, "a vector splat of an expression with effects; bind it to a variable first");
         return;
     }
-    if (e->tgt == RK_TGT_CUDA) {
-        rk__out_puts(o, "make_");
-        vec_name(e, o, x->type, x->pos);
-        rk__out_puts(o, "(");
-    } else {
-        rk__out_puts(o, "(");
-        vec_name(e, o, x->type, x->pos);
-        rk__out_puts(o, "){ ");
-    }
-    for (unsigned i = 0; i < n; i++) {
+    rk__out_puts(o, e->L->ctor[0]);
+    vec_name(e, o, x->type, x->pos);
+    rk__out_puts(o, e->L->ctor[1]);
+    for (unsigned i = 0; i < (splat ? 1 : n); i++) {
         if (i > 0) {
             rk__out_puts(o, ", ");
         }
         expr(e, o, x->u.call.args[x->u.call.nargs == 1 ? 0 : i], P_COMMA + 1);
     }
-    rk__out_puts(o, e->tgt == RK_TGT_CUDA ? ")" : " }");
+    rk__out_puts(o, e->L->ctor[2]);
+}
+
+/* 1 if x has no side effects, so a target may evaluate it when C would not (WGSL's select()). */
+static int is_pure(const rk__ir_expr *x)
+{
+    switch (x->kind) {
+    case RK_IR_CALL:
+        return 0;
+    case RK_IR_INTRIN: {
+        const rk__intrinsic *in = rk__intr_at(x->u.intr.row);
+
+        if (in == NULL || (in->flags & RK_IF_ATOMIC) || in->cat == RK_IC_SYNC || in->cat == RK_IC_FENCE ||
+            in->cat == RK_IC_MSG || in->cat == RK_IC_HLC) {
+            return 0;
+        }
+        for (uint32_t i = 0; i < x->u.intr.nargs; i++) {
+            if (!is_pure(x->u.intr.args[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    case RK_IR_UNARY:
+    case RK_IR_CAST:
+    case RK_IR_DEREF:
+    case RK_IR_ADDR:
+        return is_pure(x->u.op.a);
+    case RK_IR_BINARY:
+    case RK_IR_INDEX:
+        return is_pure(x->u.op.a) && is_pure(x->u.op.b);
+    case RK_IR_SELECT:
+        return is_pure(x->u.sel.c) && is_pure(x->u.sel.a) && is_pure(x->u.sel.b);
+    case RK_IR_CTOR:
+        for (uint32_t i = 0; i < x->u.call.nargs; i++) {
+            if (!is_pure(x->u.call.args[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    case RK_IR_FIELD:
+        return is_pure(x->u.field.base);
+    case RK_IR_SWIZZLE:
+        return is_pure(x->u.swz.base);
+    default:
+        return 1;
+    }
 }
 
 static int is_grouping(rk__ir_op op)
@@ -485,8 +573,12 @@ static void binary(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
     int p = ops[op].prec;
     int lc = p, rc = p + 1;
 
-    if (x->type->kind == RK_TY_VEC || x->u.op.a->type->kind == RK_TY_VEC) {
+    if ((x->type->kind == RK_TY_VEC || x->u.op.a->type->kind == RK_TY_VEC) && !(e->L->flags & RK_EL_NATIVE_VEC)) {
         rk__emit_error(e, x->pos, "vector arithmetic: this version lowers operators on scalars only");
+        return;
+    }
+    if ((op == RK_OP_PTR_ADD || op == RK_OP_PTR_SUB) && (e->L->flags & RK_EL_BUFFERS)) {
+        rk__emit_error(e, x->pos, "pointer arithmetic: this target has buffers, not pointers; index the buffer");
         return;
     }
     /* Operands of shifts and bitwise or logical operators that are binary themselves get parentheses,
@@ -501,7 +593,45 @@ static void binary(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
     }
     expr(e, o, x->u.op.a, lc);
     rk__out_printf(o, " %s ", ops[op].tok);
+    /* WGSL shifts by a u32 whatever the left operand's type. */
+    if ((op == RK_OP_SHL || op == RK_OP_SHR) && (e->L->flags & RK_EL_WGSL) && x->u.op.b->type->kind != RK_TY_U32) {
+        rk__out_puts(o, "u32(");
+        expr(e, o, x->u.op.b, P_COMMA + 1);
+        rk__out_puts(o, ")");
+        return;
+    }
     expr(e, o, x->u.op.b, rc);
+}
+
+/* *p: a buffer's first element where pointers are buffers (GLSL, WGSL), the out-parameter itself (GLSL's
+ * inout) or *p (WGSL's ptr<function>) for a private pointer; *p elsewhere. */
+static void deref(rk__emitter *e, rk__out *o, const rk__ir_expr *p, int for_field)
+{
+    if (!(e->L->flags & RK_EL_BUFFERS)) {
+        if (for_field) {
+            expr(e, o, p, P_POSTFIX);
+            rk__out_puts(o, "->");
+        } else {
+            rk__out_puts(o, "*");
+            expr(e, o, p, P_UNARY);
+        }
+        return;
+    }
+    if (p->type->kind == RK_TY_PTR && p->type->space == RK_AS_PRIVATE) {
+        if (e->L->flags & RK_EL_WGSL) {
+            rk__out_puts(o, "(*");
+            expr(e, o, p, P_UNARY);
+            rk__out_puts(o, ")");
+        } else {
+            expr(e, o, p, P_POSTFIX);
+        }
+    } else {
+        expr(e, o, p, P_POSTFIX);
+        rk__out_puts(o, "[0]");
+    }
+    if (for_field) {
+        rk__out_puts(o, ".");
+    }
 }
 
 static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
@@ -511,7 +641,7 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         const_int(e, o, x);
         return;
     case RK_IR_CONST_FLOAT:
-        const_float(o, x);
+        const_float(e, o, x);
         return;
     case RK_IR_CONST_BOOL:
         rk__out_puts(o, x->u.i ? "true" : "false");
@@ -520,11 +650,25 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         rk__out_put(o, x->u.str.ptr, x->u.str.len);
         return;
     case RK_IR_VAR:
+        if ((e->L->flags & RK_EL_ATOMIC_TYPES) && !e->in_atomic && x->u.var->kind == RK_VAR_PARAM &&
+            (x->u.var->access & RK_ACC_ATOMIC)) {
+            rk__emit_error(e, x->pos, "'%.*s' is used atomically and also read or written directly; atomics here "
+                           "need the whole buffer atomic", (int)x->u.var->name.len, x->u.var->name.ptr);
+            return;
+        }
         rk__emit_var_name(e, o, x->u.var);
         return;
     case RK_IR_UNARY:
-        if (x->type->kind == RK_TY_VEC) {
+        if (x->type->kind == RK_TY_VEC && !(e->L->flags & RK_EL_NATIVE_VEC)) {
             rk__emit_error(e, x->pos, "vector arithmetic: this version lowers operators on scalars only");
+            return;
+        }
+        /* WGSL has no negation of unsigned integers; 0 - x wraps the same way. */
+        if (x->u.op.op == RK_OP_NEG && (e->L->flags & RK_EL_WGSL) && !rk__ty_is_signed(x->type) &&
+            rk__ty_is_int(x->type)) {
+            rk__out_puts(o, "(0u - ");
+            expr(e, o, x->u.op.a, P_MUL);
+            rk__out_puts(o, ")");
             return;
         }
         rk__out_puts(o, ops[x->u.op.op].tok);
@@ -534,6 +678,22 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         binary(e, o, x);
         return;
     case RK_IR_SELECT:
+        if (e->L->flags & RK_EL_WGSL) {
+            /* select(f, t, c) evaluates both sides: fine for loads (WGSL's are bounds-checked), not for calls. */
+            if (!is_pure(x->u.sel.a) || !is_pure(x->u.sel.b)) {
+                rk__emit_error(e, x->pos, "'?:' with a call on a side: WGSL's select() evaluates both sides; use "
+                                          "an if statement");
+                return;
+            }
+            rk__out_puts(o, "select(");
+            expr(e, o, x->u.sel.b, P_COMMA + 1);
+            rk__out_puts(o, ", ");
+            expr(e, o, x->u.sel.a, P_COMMA + 1);
+            rk__out_puts(o, ", ");
+            expr(e, o, x->u.sel.c, P_COMMA + 1);
+            rk__out_puts(o, ")");
+            return;
+        }
         expr(e, o, x->u.sel.c, P_COND + 1);
         rk__out_puts(o, " ? ");
         expr(e, o, x->u.sel.a, P_COND + 1);
@@ -541,8 +701,15 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         expr(e, o, x->u.sel.b, P_COND);
         return;
     case RK_IR_CAST:
-        if (x->type->kind == RK_TY_VEC) {
+        if (x->type->kind == RK_TY_VEC && !(e->L->flags & RK_EL_NATIVE_VEC)) {
             rk__emit_error(e, x->pos, "vector conversion: this version converts scalars only");
+            return;
+        }
+        if (e->L->flags & RK_EL_CALL_CAST) {
+            rk__emit_type(e, o, x->type, x->pos);
+            rk__out_puts(o, "(");
+            expr(e, o, x->u.op.a, P_COMMA + 1);
+            rk__out_puts(o, ")");
             return;
         }
         rk__out_puts(o, "(");
@@ -572,8 +739,7 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         const rk__ir_struct *st = b->type->st;
 
         if (b->kind == RK_IR_DEREF) {
-            expr(e, o, b->u.op.a, P_POSTFIX);
-            rk__out_puts(o, "->");
+            deref(e, o, b->u.op.a, 1);
         } else {
             expr(e, o, b, P_POSTFIX);
             rk__out_puts(o, ".");
@@ -582,6 +748,14 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         return;
     }
     case RK_IR_SWIZZLE:
+        if (x->u.swz.n != 1 && (e->L->flags & RK_EL_NATIVE_VEC)) {
+            expr(e, o, x->u.swz.base, P_POSTFIX);
+            rk__out_puts(o, ".");
+            for (unsigned i = 0; i < x->u.swz.n; i++) {
+                rk__out_printf(o, "%c", "xyzw"[x->u.swz.comp[i] & 3]);
+            }
+            return;
+        }
         if (x->u.swz.n != 1) {
             const rk__ir_expr *b = x->u.swz.base;
 
@@ -589,31 +763,40 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
                 rk__emit_error(e, x->pos, "a swizzle of an expression with effects; bind it to a variable first");
                 return;
             }
-            rk__out_puts(o, e->tgt == RK_TGT_CUDA ? "make_" : "(");
+            rk__out_puts(o, e->L->ctor[0]);
             vec_name(e, o, x->type, x->pos);
-            rk__out_puts(o, e->tgt == RK_TGT_CUDA ? "(" : "){ ");
+            rk__out_puts(o, e->L->ctor[1]);
             for (unsigned i = 0; i < x->u.swz.n; i++) {
                 rk__out_puts(o, i ? ", " : "");
                 expr(e, o, b, P_POSTFIX);
                 rk__out_printf(o, ".%c", "xyzw"[x->u.swz.comp[i] & 3]);
             }
-            rk__out_puts(o, e->tgt == RK_TGT_CUDA ? ")" : " }");
+            rk__out_puts(o, e->L->ctor[2]);
             return;
         }
         expr(e, o, x->u.swz.base, P_POSTFIX);
         rk__out_printf(o, ".%c", "xyzw"[x->u.swz.comp[0] & 3]);
         return;
     case RK_IR_INDEX:
+        if ((e->L->flags & RK_EL_BUFFERS) && x->u.op.a->type->kind == RK_TY_PTR &&
+            x->u.op.a->type->space == RK_AS_PRIVATE) {
+            rk__emit_error(e, x->pos, "indexing an out-parameter: this target passes it as one value; use *p");
+            return;
+        }
         expr(e, o, x->u.op.a, P_POSTFIX);
         rk__out_puts(o, "[");
         expr(e, o, x->u.op.b, 0);
         rk__out_puts(o, "]");
         return;
     case RK_IR_DEREF:
-        rk__out_puts(o, "*");
-        expr(e, o, x->u.op.a, P_UNARY);
+        deref(e, o, x->u.op.a, 0);
         return;
     case RK_IR_ADDR:
+        /* &local passed to a helper's out-parameter: GLSL's inout takes the variable itself. */
+        if ((e->L->flags & RK_EL_BUFFERS) && !(e->L->flags & RK_EL_WGSL)) {
+            expr(e, o, x->u.op.a, P_POSTFIX);
+            return;
+        }
         rk__out_puts(o, "&");
         expr(e, o, x->u.op.a, P_UNARY);
         return;
@@ -621,7 +804,7 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         /* at(p, dx, dy, dz): the `at` row's spelling with the buffer and the offsets as arguments. */
         const rk__intrinsic *at = rk__intr_lookup("at", 2);
         rk__intr_spelling sp;
-        char a[4][32];
+        char a[4][80];
         const char *argv[4] = { a[0], a[1], a[2], a[3] };
         rk__out name = { 0 };
         char buf[256];
@@ -631,7 +814,7 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
             return;
         }
         rk__emit_var_name(e, &name, x->u.nb.buf);
-        snprintf(a[0], sizeof a[0], "%s[0]", name.buf ? name.buf : "");
+        snprintf(a[0], sizeof a[0], "%s", name.buf ? name.buf : "");
         rk__out_free(&name);
         for (int i = 0; i < 3; i++) {
             snprintf(a[i + 1], sizeof a[i + 1], "%d", (int)x->u.nb.off[i]);
@@ -717,6 +900,20 @@ static void simple_stmt(rk__emitter *e, rk__out *o, const rk__ir_stmt *s)
 
 static void stmts(rk__emitter *e, const rk__ir_block *b);
 
+/* Leaves the loop when cond (if any) is false: the loop condition of a loop written without one. */
+static void break_unless(rk__emitter *e, const rk__ir_expr *cond)
+{
+    rk__out c = { 0 };
+
+    if (cond == NULL) {
+        return;
+    }
+    rk__emit_line(e, (e->L->flags & RK_EL_WGSL) ? "if !(%s) {" : "if (!(%s)) {", str_of(e, &c, cond));
+    rk__out_free(&c);
+    rk__emit_line(e, "    break;");
+    rk__emit_line(e, "}");
+}
+
 static void loop(rk__emitter *e, const rk__ir_stmt *s)
 {
     rk__out h = { 0 };
@@ -724,6 +921,25 @@ static void loop(rk__emitter *e, const rk__ir_stmt *s)
 
     if (e->nloops == sizeof e->loop_labels / sizeof e->loop_labels[0]) {
         rk__emit_error(e, s->pos, "loops nested too deeply");
+        return;
+    }
+    if (e->L->flags & RK_EL_WGSL) {
+        /* WGSL's loop has the IR's shape: the condition breaks, `continue` goes to the continuing block. */
+        rk__emit_line(e, "loop {");
+        e->loop_labels[e->nloops++] = 0;
+        e->indent++;
+        break_unless(e, s->u.loop.cond);
+        stmts(e, &s->u.loop.body);
+        if (s->u.loop.continuing.head != NULL) {
+            rk__emit_line(e, "continuing {");
+            e->indent++;
+            stmts(e, &s->u.loop.continuing);
+            e->indent--;
+            rk__emit_line(e, "}");
+        }
+        e->indent--;
+        e->nloops--;
+        rk__emit_line(e, "}");
         return;
     }
     if (s->u.loop.continuing.head == NULL || simple_continuing(&s->u.loop.continuing)) {
@@ -737,6 +953,10 @@ static void loop(rk__emitter *e, const rk__ir_stmt *s)
             simple_stmt(e, &h, c);
         }
         rk__out_puts(&h, ") {");
+    } else if (e->L->flags & RK_EL_NO_GOTO) {
+        rk__emit_error(e, s->pos, "a loop step with control flow or a temporary: this target has no goto; "
+                                  "write the step in the loop body");
+        return;
     } else {
         /* A continuing list with control flow: `continue` jumps to its label. */
         label = ++e->next_label;
@@ -747,14 +967,7 @@ static void loop(rk__emitter *e, const rk__ir_stmt *s)
     e->loop_labels[e->nloops++] = label;
     e->indent++;
     if (label != 0) {
-        if (s->u.loop.cond) {
-            rk__out c = { 0 };
-
-            rk__emit_line(e, "if (!(%s)) {", str_of(e, &c, s->u.loop.cond));
-            rk__out_free(&c);
-            rk__emit_line(e, "    break;");
-            rk__emit_line(e, "}");
-        }
+        break_unless(e, s->u.loop.cond);
         rk__emit_line(e, "{");
         e->indent++;
         stmts(e, &s->u.loop.body);
@@ -781,12 +994,17 @@ static void stmt(rk__emitter *e, const rk__ir_stmt *s)
         const rk__ir_var *v = s->u.var.var;
 
         if (v->kind == RK_VAR_SHARED) {
-            /* C: a member of the workgroup's shared struct; CUDA: a __shared__ array in the kernel. */
-            if (e->tgt == RK_TGT_CUDA) {
-                rk__out_puts(&t, "__shared__ ");
+            /* C: a member of the workgroup's shared struct; GLSL, WGSL: declared at file scope by the entry
+             * point; CUDA, MSL: a __shared__ / threadgroup array in the kernel. */
+            if (e->L->shared_kw != NULL) {
+                rk__out_puts(&t, e->L->shared_kw);
                 rk__emit_decl(e, &t, v, s->pos);
                 rk__emit_line(e, "%s;", t.buf ? t.buf : "");
             }
+            break;
+        }
+        if (e->L->var_stmt != NULL) {
+            e->L->var_stmt(e, s);
             break;
         }
         rk__emit_decl(e, &t, v, s->pos);
@@ -796,7 +1014,7 @@ static void stmt(rk__emitter *e, const rk__ir_stmt *s)
             rk__emit_line(e, "%s = %s;", t.buf ? t.buf : "", str_of(e, &i, s->u.var.init));
             rk__out_free(&i);
         } else if (v->type->kind == RK_TY_ARRAY || v->type->kind == RK_TY_STRUCT || v->type->kind == RK_TY_VEC) {
-            rk__emit_line(e, "%s = { 0 };", t.buf ? t.buf : "");
+            rk__emit_line(e, "%s = %s;", t.buf ? t.buf : "", e->L->zero_agg);
         } else {
             rk__emit_line(e, "%s = 0;", t.buf ? t.buf : "");
         }
@@ -804,6 +1022,10 @@ static void stmt(rk__emitter *e, const rk__ir_stmt *s)
     }
     case RK_IR_S_ASSIGN:
     case RK_IR_S_EXPR:
+        /* WGSL discards a call's value only through the phony assignment. */
+        if (s->kind == RK_IR_S_EXPR && (e->L->flags & RK_EL_WGSL) && s->u.expr->type->kind != RK_TY_VOID) {
+            rk__out_puts(&t, "_ = ");
+        }
         simple_stmt(e, &t, s);
         rk__emit_line(e, "%s;", t.buf ? t.buf : "");
         break;
@@ -869,11 +1091,15 @@ void rk__emit_block(rk__emitter *e, const rk__ir_block *b)
 
 void rk__emit_structs(rk__emitter *e, const char *static_assert_kw)
 {
+    /* C and C++ (CUDA, MSL): typedefs whose size is asserted; GLSL and WGSL: struct declarations. */
+    int c = static_assert_kw != NULL;
+    int wgsl = (e->L->flags & RK_EL_WGSL) != 0;
+
     for (const rk__ir_struct *st = e->m->structs; st; st = st->next) {
         rk__out n = { 0 };
 
         put_ident(&n, st->name);
-        rk__emit_line(e, "typedef struct %s {", n.buf);
+        rk__emit_line(e, "%sstruct %s {", c ? "typedef " : "", n.buf);
         e->indent++;
         for (uint32_t i = 0; i < st->nfields; i++) {
             rk__out f = { 0 };
@@ -883,13 +1109,21 @@ void rk__emit_structs(rk__emitter *e, const char *static_assert_kw)
             v.name = st->fields[i].name;
             v.type = st->fields[i].type;
             rk__emit_decl(e, &f, &v, (rk__pos){ 0, 1, 1 });
-            rk__emit_line(e, "%s; /* offset %u */", f.buf ? f.buf : "", st->fields[i].offset);
+            if (c) {
+                rk__emit_line(e, "%s; /* offset %u */", f.buf ? f.buf : "", st->fields[i].offset);
+            } else {
+                rk__emit_line(e, "%s%s // offset %u", f.buf ? f.buf : "", wgsl ? "," : ";", st->fields[i].offset);
+            }
             rk__out_free(&f);
         }
         e->indent--;
-        rk__emit_line(e, "} %s;", n.buf);
-        rk__emit_line(e, "%s(sizeof(%s) == %u, \"%s is %u bytes, as in the .rk layout\");", static_assert_kw, n.buf,
-                      st->size, n.buf, st->size);
+        if (c) {
+            rk__emit_line(e, "} %s;", n.buf);
+            rk__emit_line(e, "%s(sizeof(%s) == %u, \"%s is %u bytes, as in the .rk layout\");", static_assert_kw,
+                          n.buf, st->size, n.buf, st->size);
+        } else {
+            rk__emit_line(e, "}%s // %u bytes", wgsl ? "" : ";", st->size);
+        }
         rk__emit_line(e, "%s", "");
         rk__out_free(&n);
     }
@@ -908,6 +1142,19 @@ void rk__emit_consts(rk__emitter *e, const char *qual)
     }
     if (e->m->nconsts > 0) {
         rk__emit_line(e, "%s", "");
+    }
+}
+
+void rk__emit_helper_check(rk__emitter *e, const rk__ir_func *f)
+{
+    /* Helpers get no context parameter, so the spellings that read one (rk_ctx, an entry point's builtins)
+     * cannot be used there. */
+    for (const char *const *n = e->L->entry_names; n && *n; n++) {
+        if (rk__emit_uses(e, f, *n)) {
+            rk__emit_error(e, f->pos, "helper '%.*s' uses an intrinsic that needs the kernel's context; call it "
+                           "from the kernel in this version", (int)f->name.len, f->name.ptr);
+            return;
+        }
     }
 }
 
@@ -930,11 +1177,7 @@ void rk__emit_helper(rk__emitter *e, const rk__ir_func *f, const char *qual)
     rk__out_puts(&h, ")");
     rk__emit_line(e, "%s", h.buf);
     rk__out_free(&h);
-    /* Helpers get no context parameter, so the spellings that read one (rk_ctx) cannot be used there. */
-    if (rk__emit_uses(e, f, "rk_ctx")) {
-        rk__emit_error(e, f->pos, "helper '%.*s' uses an intrinsic that needs the kernel's context; call it "
-                       "from the kernel in this version", (int)f->name.len, f->name.ptr);
-    }
+    rk__emit_helper_check(e, f);
     rk__emit_block(e, &f->body);
     rk__emit_line(e, "%s", "");
 }
@@ -1123,9 +1366,254 @@ void rk__emit_prelude(const rk__emitter *e, const char *body, rk__out *out)
     }
 }
 
+void rk__emit_expr(rk__emitter *e, rk__out *o, const rk__ir_expr *x) { expr(e, o, x, 0); }
+
+void rk__emit_funcs(rk__emitter *e)
+{
+    for (const rk__ir_func *f = e->m->funcs; f; f = f->next) {
+        e->fn = f;
+        if (e->L->func[f->kind] == NULL) {
+            rk__emit_error(e, f->pos, "%s kernels: no emitter in this version", rk__kernel_kind_name(f->kind));
+            continue;
+        }
+        e->L->func[f->kind](e, f);
+    }
+    e->fn = NULL;
+}
+
+/* ---- The shader targets' entry points (GLSL, WGSL, MSL). ---- */
+
+void rk__emit_finish(rk__emitter *e, rk__out *body, rk__out *out)
+{
+    rk__emit_prelude(e, body->buf ? body->buf : "", out);
+    if (body->buf) {
+        rk__out_put(out, body->buf, body->len);
+    }
+    if (body->oom) {
+        out->oom = 1;
+    }
+    rk__out_free(body);
+}
+
+void rk__emit_begin(rk__emitter *e, const rk__emit_lang *L, rk__out *body)
+{
+    e->L = L;
+    e->pieces = L->pieces;
+    e->npieces = L->npieces;
+    e->provided = L->provided;
+    e->shared_prefix = L->shared_prefix;
+    e->o = body;
+}
+
+void rk__emit_builtin_args(const rk__emitter *e, const rk__ir_func *f, const char *const (*opt)[2], rk__out *o)
+{
+    for (; (*opt)[0] != NULL; opt++) {
+        if (rk__emit_uses(e, f, (*opt)[0])) {
+            rk__out_puts(o, (*opt)[1]);
+        }
+    }
+}
+
+void rk__emit_kernel_comment(rk__emitter *e, const rk__ir_func *f, const char *c)
+{
+    if (f->kind == RK_KK_STENCIL) {
+        rk__emit_line(e, "%s@kernel(stencil, radius = %u, dims = %u, workgroup = %ux%ux%u), line %u: one invocation",
+                      c, f->radius, f->dims, f->workgroup[0], f->workgroup[1], f->workgroup[2], f->pos.line);
+        rk__emit_line(e, "%sper interior point of an rk_grid_size grid (z = 1 in 2D): (n - 2 * radius) per axis.",
+                      c[0] == '/' && c[1] == '*' ? " * " : c);
+    } else {
+        rk__emit_line(e, "%s@kernel(global, workgroup = %ux%ux%u), line %u.", c, f->workgroup[0], f->workgroup[1],
+                      f->workgroup[2], f->pos.line);
+    }
+}
+
+void rk__emit_stencil_guard(rk__emitter *e, const rk__ir_func *f, int set_index)
+{
+    unsigned r = f->radius, rz = f->dims == 3 ? r : 0;
+
+    rk__emit_line(e, "if (rk_grid_size.x < %uu || rk_grid_size.y < %uu || rk_grid_size.z < %uu ||", 2 * r, 2 * r,
+                  2 * rz + 1);
+    rk__emit_line(e, "    rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
+    rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu) {", rz);
+    rk__emit_line(e, "    return;");
+    rk__emit_line(e, "}");
+    if (set_index) {
+        rk__emit_line(e, "rk_sy = rk_grid_size.x;");
+        rk__emit_line(e, "rk_sz = rk_grid_size.x * rk_grid_size.y;");
+        rk__emit_line(e, "rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
+    }
+}
+
+void rk__emit_param_copies(rk__emitter *e, const rk__ir_func *f, const char *kw, const char *from)
+{
+    for (uint32_t i = 0; i < f->nparams; i++) {
+        rk__out d = { 0 }, v = { 0 };
+
+        if (f->params[i]->type->kind == RK_TY_PTR) {
+            continue;
+        }
+        rk__emit_decl(e, &d, f->params[i], f->pos);
+        rk__emit_var_name(e, &v, f->params[i]);
+        rk__emit_line(e, "%s%s = %s%s;", kw, d.buf ? d.buf : "", from, v.buf ? v.buf : "");
+        rk__out_free(&d);
+        rk__out_free(&v);
+    }
+}
+
+uint32_t rk__emit_params_block(rk__emitter *e, const rk__ir_func *f, rk__out *members, rk__out *doc)
+{
+    int glsl = !(e->L->flags & RK_EL_WGSL);
+    uint32_t off = 0;
+    rk__ty u = { 0 }, u3 = { 0 };
+    rk__ir_var gs = { 0 };
+
+    /* A stencil's grid size follows the parameters. */
+    u.kind = RK_TY_U32;
+    u3.kind = RK_TY_VEC;
+    u3.elem = &u;
+    u3.len = 3;
+    gs.kind = RK_VAR_LOCAL;
+    gs.name = (rk__str){ "rk_grid_size", 12 };
+    gs.type = &u3;
+    for (uint32_t i = 0; i <= f->nparams; i++) {
+        const rk__ir_var *p = i < f->nparams ? f->params[i] : f->kind == RK_KK_STENCIL ? &gs : NULL;
+        uint32_t a, size;
+        rk__out d = { 0 };
+
+        if (p == NULL || p->type->kind == RK_TY_PTR) {
+            continue;
+        }
+        rk__emit_check_std430(e, p->type, f->pos);
+        rk__emit_std430(p->type, &a, &size);
+        off = (off + a - 1) / a * a;
+        rk__emit_decl(e, &d, p, f->pos);
+        if (glsl) {
+            rk__out_printf(members, "    layout(offset = %u) %s;\n", off, d.buf ? d.buf : "");
+        } else {
+            rk__out_printf(members, "    %s, // offset %u\n", d.buf ? d.buf : "", off);
+        }
+        rk__out_printf(doc, "%s%.*s at %u", doc->len ? ", " : "", (int)p->name.len, p->name.ptr, off);
+        off += size;
+        rk__out_free(&d);
+    }
+    return off;
+}
+
+void rk__emit_check_std430(rk__emitter *e, const rk__ty *t, rk__pos at)
+{
+    uint32_t c_off = 0, s_off = 0;
+    long bad;
+
+    while (t->kind == RK_TY_ARRAY) {
+        t = t->elem;
+    }
+    if (t->kind != RK_TY_STRUCT) {
+        return;
+    }
+    bad = rk__emit_std430_mismatch(t->st, &c_off, &s_off);
+    if (bad >= 0 && (uint32_t)bad < t->st->nfields) {
+        rk__emit_error(e, at, "struct '%.*s': field '%.*s' is at offset %u in C but %u under std430 (a vec3 followed "
+                       "by a scalar?); add explicit padding", (int)t->st->name.len, t->st->name.ptr,
+                       (int)t->st->fields[bad].name.len, t->st->fields[bad].name.ptr, c_off, s_off);
+        return;
+    }
+    if (bad >= 0) {
+        rk__emit_error(e, at, "struct '%.*s' is %u bytes in C but %u under std430; add explicit padding",
+                       (int)t->st->name.len, t->st->name.ptr, c_off, s_off);
+        return;
+    }
+    for (uint32_t i = 0; i < t->st->nfields; i++) {
+        rk__emit_check_std430(e, t->st->fields[i].type, at);
+    }
+}
+
+/* ---- std430 (GLSL buffers and push constants, WGSL storage buffers). ---- */
+
+void rk__emit_std430(const rk__ty *t, uint32_t *align, uint32_t *size)
+{
+    uint32_t a = 4, n = 4;
+
+    switch (t->kind) {
+    case RK_TY_VEC: {
+        uint32_t ea, es;
+
+        rk__emit_std430(t->elem, &ea, &es);
+        a = (t->len == 2 ? 2 : 4) * es;
+        n = t->len * es;
+        break;
+    }
+    case RK_TY_ARRAY: {
+        uint32_t ea, es;
+
+        rk__emit_std430(t->elem, &ea, &es);
+        a = ea;
+        n = t->len * ((es + ea - 1) / ea * ea);
+        break;
+    }
+    case RK_TY_STRUCT: {
+        uint32_t off = 0;
+
+        a = 1;
+        for (uint32_t i = 0; i < t->st->nfields; i++) {
+            uint32_t fa, fs;
+
+            rk__emit_std430(t->st->fields[i].type, &fa, &fs);
+            off = (off + fa - 1) / fa * fa + fs;
+            a = fa > a ? fa : a;
+        }
+        n = (off + a - 1) / a * a;
+        break;
+    }
+    default:
+        a = n = rk__ty_bits(t) / 8 < 4 ? 4 : rk__ty_bits(t) / 8;
+        break;
+    }
+    *align = a;
+    *size = n;
+}
+
+long rk__emit_std430_mismatch(const rk__ir_struct *st, uint32_t *c_off, uint32_t *std_off)
+{
+    uint32_t off = 0, a = 1;
+
+    for (uint32_t i = 0; i < st->nfields; i++) {
+        uint32_t fa, fs;
+
+        rk__emit_std430(st->fields[i].type, &fa, &fs);
+        off = (off + fa - 1) / fa * fa;
+        if (off != st->fields[i].offset) {
+            *c_off = st->fields[i].offset;
+            *std_off = off;
+            return (long)i;
+        }
+        off += fs;
+        a = fa > a ? fa : a;
+    }
+    off = (off + a - 1) / a * a;
+    if (off != st->size) {
+        *c_off = st->size;
+        *std_off = off;
+        return (long)st->nfields;
+    }
+    return -1;
+}
+
 /* ---- Entry. ---- */
 
-int rk__emit_supported(rk__target t) { return t == RK_TGT_C || t == RK_TGT_CUDA; }
+int rk__emit_supported(rk__target t) { return t >= RK_TGT_CUDA && t < RK_TGT_COUNT; }
+
+const char *rk__emit_file_ext(rk__target t)
+{
+    static const char *const ext[RK_TGT_COUNT] = { "cu", "c", "comp", "wgsl", "metal" };
+
+    return (unsigned)t < RK_TGT_COUNT ? ext[t] : "txt";
+}
+
+/* The targets, chosen in this one place. */
+static void (*const module[RK_TGT_COUNT])(rk__emitter *e, rk__out *out) = {
+    [RK_TGT_CUDA] = rk__emit_cuda_module, [RK_TGT_C] = rk__emit_c_module, [RK_TGT_GLSL] = rk__emit_glsl_module,
+    [RK_TGT_WGSL] = rk__emit_wgsl_module, [RK_TGT_MSL] = rk__emit_msl_module,
+};
 
 int rk__emit(const rk__ir_module *m, rk__target t, const rk__source *src, rk__diags *diags, char **text,
              size_t *len)
@@ -1146,11 +1634,7 @@ int rk__emit(const rk__ir_module *m, rk__target t, const rk__source *src, rk__di
     e.m = m;
     e.src = src;
     e.d = diags;
-    if (t == RK_TGT_C) {
-        rk__emit_c_module(&e, &out);
-    } else {
-        rk__emit_cuda_module(&e, &out);
-    }
+    module[t](&e, &out);
     if (out.oom) {
         rk__out_free(&out);
         return rk__err(RK_ENOMEM, "rk__emit: out of memory");

@@ -96,13 +96,26 @@ if(NOT cu_text MATCHES "extern \"C\" __global__ void __launch_bounds__\\(256\\) 
 endif()
 rk_cli(0 "^cuda  saxpy: supported\nc     saxpy: supported\n$" check ${rk}/saxpy.rk --targets cuda,c)
 rk_cli(0 "wrote .*/echo\\.c\n" codegen ${rk}/echo.rk -t c -o ${OUT})
-# A target without an emitter is an error, not an empty file.
-rk_cli(1 "" codegen ${rk}/saxpy.rk --target c,glsl -o ${OUT}/glsl)
-execute_process(COMMAND ${CLI} codegen ${rk}/saxpy.rk --target wgsl -o ${OUT} RESULT_VARIABLE rc
-                ERROR_VARIABLE err)
-if(NOT rc EQUAL 1 OR NOT err MATCHES "target 'wgsl': no emitter in this version")
-  message(FATAL_ERROR "codegen --target wgsl: exit ${rc}, stderr: ${err}")
+# The shader targets: one file each, .comp (GLSL for Vulkan), .wgsl and .metal.
+rk_cli(0 "wrote .*/saxpy\\.comp\nwrote .*/saxpy\\.wgsl\nwrote .*/saxpy\\.metal\n$" codegen ${rk}/saxpy.rk
+       --target glsl,wgsl,msl -o ${OUT}/gpu)
+file(READ "${OUT}/gpu/saxpy.comp" glsl_text)
+file(READ "${OUT}/gpu/saxpy.wgsl" wgsl_text)
+file(READ "${OUT}/gpu/saxpy.metal" msl_text)
+if(NOT glsl_text MATCHES "^#version 450\n" OR NOT glsl_text MATCHES "layout\\(push_constant, std430\\)"
+   OR NOT wgsl_text MATCHES "@compute @workgroup_size\\(256, 1, 1\\)\nfn saxpy\\("
+   OR NOT msl_text MATCHES "kernel void saxpy\\(device float \\*y \\[\\[buffer\\(0\\)\\]\\]")
+  message(FATAL_ERROR "shader outputs of saxpy.rk:\n${glsl_text}\n${wgsl_text}\n${msl_text}")
 endif()
+# A ring kernel on a shader target: the checker's diagnostic, exit 1, no file.
+execute_process(COMMAND ${CLI} codegen ${rk}/echo.rk --target glsl -o ${OUT}/gpu RESULT_VARIABLE rc
+                ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "error: ring kernel 'echo' is unsupported on glsl"
+   OR EXISTS "${OUT}/gpu/echo.comp")
+  message(FATAL_ERROR "codegen echo.rk --target glsl: exit ${rc}, stderr: ${err}")
+endif()
+rk_cli(0 "^cuda  saxpy: supported\nc     saxpy: supported\nglsl  saxpy: supported\nwgsl  saxpy: supported\nmsl   saxpy: supported\n$"
+       check ${rk}/saxpy.rk --targets all)
 # Usage errors.
 rk_cli(2 "" codegen ${rk}/saxpy.rk --target vulkan -o ${OUT})
 rk_cli(2 "" codegen ${rk}/saxpy.rk -o ${OUT})

@@ -13,11 +13,8 @@ typedef struct rk_u32x3 {
     uint32_t x, y, z;
 } rk_u32x3;
 
-/* A stencil's neighbour and centre. p is the buffer's first element (intrinsics take lvalues); rk_c
- * is the point's linear index, rk_sy and rk_sz the strides. */
-#define rk_at(p, dx, dy, dz) ((&(p))[rk_c + (ptrdiff_t)(dz) * rk_sz + (ptrdiff_t)(dy) * rk_sy + (dx)])
-
-#define rk_store(p, v) ((&(p))[rk_c] = (v))
+/* The index of a stencil's neighbour: rk_c is the point's linear index, rk_sy and rk_sz the strides. */
+#define rk_at(dx, dy, dz) (rk_c + (ptrdiff_t)(dz) * rk_sz + (ptrdiff_t)(dy) * rk_sy + (dx))
 
 /* @kernel(stencil, radius = 1, dims = 3), line 3: the interior points of planes
  * [z_first, z_last) of an nx x ny x nz grid (nz = 1 in 2D). */
@@ -40,9 +37,9 @@ void heat7(const float *u, float *v, float alpha, uint32_t nx, uint32_t ny, uint
                 (void)rk_grid_pos;
                 (void)rk_c;
                 {
-                    float c = rk_at(u[0], 0, 0, 0);
-                    float lap = rk_at(u[0], -1, 0, 0) + rk_at(u[0], 1, 0, 0) + rk_at(u[0], 0, -1, 0) + rk_at(u[0], 0, 1, 0) + rk_at(u[0], 0, 0, -1) + rk_at(u[0], 0, 0, 1) - 6.0f * c;
-                    rk_store(v[0], c + alpha * lap);
+                    float c = u[rk_at(0, 0, 0)];
+                    float lap = u[rk_at(-1, 0, 0)] + u[rk_at(1, 0, 0)] + u[rk_at(0, -1, 0)] + u[rk_at(0, 1, 0)] + u[rk_at(0, 0, -1)] + u[rk_at(0, 0, 1)] - 6.0f * c;
+                    v[rk_c] = (c + alpha * lap);
                 }
             }
         }

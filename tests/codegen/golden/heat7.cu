@@ -2,11 +2,8 @@
 #include <math.h>
 #include <stdint.h>
 
-/* A stencil's neighbour and centre. p is the buffer's first element (intrinsics take lvalues); rk_c
- * is the point's linear index, rk_sy and rk_sz the strides. */
-#define rk_at(p, dx, dy, dz) ((&(p))[rk_c + (long long)(dz) * rk_sz + (long long)(dy) * rk_sy + (dx)])
-
-#define rk_store(p, v) ((&(p))[rk_c] = (v))
+/* The index of a stencil's neighbour: rk_c is the point's linear index, rk_sy and rk_sz the strides. */
+#define rk_at(dx, dy, dz) (rk_c + (long long)(dz) * rk_sz + (long long)(dy) * rk_sy + (dx))
 
 /* @kernel(stencil, radius = 1, dims = 3), line 3: one thread per interior point of an
  * rk_grid_size grid (z = 1 in 2D); launch (n - 2 * radius) points per axis. */
@@ -22,8 +19,8 @@ extern "C" __global__ void __launch_bounds__(256) heat7(const float *u, float *v
         rk_grid_pos.z >= rk_grid_size.z - 1u || rk_grid_size.x < 2u || rk_grid_size.y < 2u) {
         return;
     }
-    float c = rk_at(u[0], 0, 0, 0);
-    float lap = rk_at(u[0], -1, 0, 0) + rk_at(u[0], 1, 0, 0) + rk_at(u[0], 0, -1, 0) + rk_at(u[0], 0, 1, 0) + rk_at(u[0], 0, 0, -1) + rk_at(u[0], 0, 0, 1) - 6.0f * c;
-    rk_store(v[0], c + alpha * lap);
+    float c = u[rk_at(0, 0, 0)];
+    float lap = u[rk_at(-1, 0, 0)] + u[rk_at(1, 0, 0)] + u[rk_at(0, -1, 0)] + u[rk_at(0, 1, 0)] + u[rk_at(0, 0, -1)] + u[rk_at(0, 0, 1)] - 6.0f * c;
+    v[rk_c] = (c + alpha * lap);
 }
 
