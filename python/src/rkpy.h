@@ -32,7 +32,7 @@
 #define RKPY_SLICE_NS 20000000LL
 
 /** rkpy_wait's result when a Python exception is already set (a signal handler raised). */
-#define RKPY_PYERR 1
+#define RKPY_PYERR (-1000) /* below every RK_E* code; counts are >= 0 */
 
 /** Default type id of a message sent without one: rk_type_id("bytes"). */
 #define RKPY_DEFAULT_TYPE "bytes"
