@@ -135,8 +135,12 @@ static int kernel_send_impl(KernelObject *self, const char *fn, PyObject *const 
     s.m.env.payload_len = (uint32_t)view.len;
     s.m.env.flags = req ? RK_ENV_REQUEST : 0;
     s.m.payload = view.buf;
-    if (!mp)
+    if (!mp && !once)
         rkpy_mutex_lock(&self->send_lock);
+    else if (!mp && pthread_mutex_trylock(&self->send_lock) != 0) {
+        PyBuffer_Release(&view);
+        return 1; /* another thread is sending (maybe waiting for room): try_send never waits */
+    }
     if (self->runtime->closing || !self->runtime->rt)
         rc = RK_ECLOSED;
     else if (once)
@@ -211,7 +215,10 @@ static PyObject *kernel_recv_impl(KernelObject *self, int once, int64_t timeout,
     rk_envelope env;
     int rc, truncated = 0;
 
-    rkpy_rwlock_wrlock(&self->recv_lock);
+    if (!once)
+        rkpy_rwlock_wrlock(&self->recv_lock);
+    else if (pthread_rwlock_trywrlock(&self->recv_lock) != 0)
+        Py_RETURN_NONE; /* another thread is receiving: nothing for us now, and try_recv never waits */
     if (self->runtime->closing || !self->runtime->rt)
         rc = RK_ECLOSED;
     else if (once)
