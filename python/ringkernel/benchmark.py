@@ -6,6 +6,7 @@ Every function returns a plain dict. compare(baseline, current, threshold) flags
 by more than threshold (a fraction): *_ns / *_us are lower-is-better, *_per_s higher-is-better.
 """
 import array
+import contextlib
 import struct
 import time
 from typing import Optional
@@ -32,16 +33,22 @@ def _kernel(rk, payload_size, queue_capacity=4096):
     return rk.launch_sync("echo", LaunchOptions(queue_capacity=queue_capacity, slot_size=max(slot, 128)))
 
 
+@contextlib.contextmanager
+def _use(kernel, backend, payload_size, queue_capacity=4096):
+    """The caller's kernel, or an echo kernel on a runtime of its own, closed afterwards."""
+    if kernel is not None:
+        yield kernel
+        return
+    with RingKernel.create_sync(backend) as rk:
+        yield _kernel(rk, payload_size, queue_capacity)
+
+
 def latency(n: int = 20000, payload_size: int = 64, backend: str = "cpu", warmup: int = 1000,
             kernel=None) -> dict:
     """n sequential round trips (send_sync, recv_sync) from Python: percentiles of each, in µs."""
     if payload_size < 8:
         raise ValueError("payload_size must be >= 8 (a counter is checked in every reply)")
-    rk = None
-    if kernel is None:
-        rk = RingKernel.create_sync(backend)
-        kernel = _kernel(rk, payload_size)
-    try:
+    with _use(kernel, backend, payload_size) as kernel:
         buf = bytearray(payload_size)
         send, recv, clock = kernel.send_sync, kernel.recv_sync, time.perf_counter_ns
         for i in range(warmup):
@@ -59,20 +66,13 @@ def latency(n: int = 20000, payload_size: int = 64, backend: str = "cpu", warmup
         r = {"mode": "python", "n": n, "payload": payload_size, "backend": kernel.runtime.backend}
         r.update(_percentiles(samples))
         return r
-    finally:
-        if rk:
-            rk.close()
 
 
 def throughput(n: int = 200000, payload_size: int = 64, window: int = 1024, backend: str = "cpu",
                kernel=None) -> dict:
     """n messages pipelined from Python (up to `window` in flight): messages per second, and the mean time
     per round trip and per call (send_sync + recv_sync = 2 calls)."""
-    rk = None
-    if kernel is None:
-        rk = RingKernel.create_sync(backend)
-        kernel = _kernel(rk, payload_size, max(4096, window))
-    try:
+    with _use(kernel, backend, payload_size, max(4096, window)) as kernel:
         buf = bytearray(payload_size)
         pack, unpack = struct.Struct("<Q").pack_into, struct.Struct("<Q").unpack_from
         send, recv = kernel.send_sync, kernel.recv_sync
@@ -92,43 +92,26 @@ def throughput(n: int = 200000, payload_size: int = 64, window: int = 1024, back
         return {"mode": "python", "n": n, "payload": payload_size, "window": window,
                 "backend": kernel.runtime.backend, "msgs_per_s": n / (dt / 1e9), "ns_per_msg": dt / n,
                 "ns_per_call": dt / n / 2}
-    finally:
-        if rk:
-            rk.close()
 
 
 def c_latency(n: int = 20000, payload_size: int = 64, backend: str = "cpu", warmup: int = 1000,
               kernel=None) -> dict:
     """The same round trips driven by rk_send/rk_recv in C (no Python in the loop)."""
-    rk = None
-    if kernel is None:
-        rk = RingKernel.create_sync(backend)
-        kernel = _kernel(rk, payload_size)
-    try:
+    with _use(kernel, backend, payload_size) as kernel:
         _native.c_echo(kernel, warmup, payload_size)
         res = _native.c_echo(kernel, n, payload_size, samples=True)
         r = {"mode": "c", "n": n, "payload": payload_size, "backend": kernel.runtime.backend}
         r.update(_percentiles(array.array("Q", res["samples"])))
         return r
-    finally:
-        if rk:
-            rk.close()
 
 
 def c_throughput(n: int = 200000, payload_size: int = 64, window: int = 1024, backend: str = "cpu",
                  kernel=None) -> dict:
-    rk = None
-    if kernel is None:
-        rk = RingKernel.create_sync(backend)
-        kernel = _kernel(rk, payload_size, max(4096, window))
-    try:
+    with _use(kernel, backend, payload_size, max(4096, window)) as kernel:
         res = _native.c_echo(kernel, n, payload_size, window=window)
         dt = res["total_ns"]
         return {"mode": "c", "n": n, "payload": payload_size, "window": window, "backend": kernel.runtime.backend,
                 "msgs_per_s": n / (dt / 1e9), "ns_per_msg": dt / n, "ns_per_call": dt / n / 2}
-    finally:
-        if rk:
-            rk.close()
 
 
 def run(n: int = 20000, payload_size: int = 64, backend: str = "cpu", throughput_n: Optional[int] = None) -> dict:

@@ -5,13 +5,10 @@
 
 static int backend_arg(PyObject *arg, rk_backend_kind *kind)
 {
-    const char *s = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    const char *s = rkpy_str_arg(arg, "a backend ('cpu', 'cuda', ...)");
 
-    if (!s) {
-        if (!PyErr_Occurred())
-            PyErr_Format(PyExc_TypeError, "a backend is a str ('cpu', 'cuda', ...), not %.80s", Py_TYPE(arg)->tp_name);
+    if (!s)
         return -1;
-    }
     if (rk_backend_parse(s, kind) < 0) {
         rkpy_raise(RK_EINVAL);
         return -1;

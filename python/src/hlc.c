@@ -225,11 +225,7 @@ PyTypeObject RkpyHlcClock_Type = {
 
 int rkpy_hlc_init(PyObject *module)
 {
-    if (PyType_Ready(&RkpyHlcTimestamp_Type) < 0 || PyType_Ready(&RkpyHlcClock_Type) < 0)
+    if (rkpy_add_type(module, &RkpyHlcTimestamp_Type, "HlcTimestamp") < 0)
         return -1;
-    Py_INCREF(&RkpyHlcTimestamp_Type);
-    if (PyModule_AddObject(module, "HlcTimestamp", (PyObject *)&RkpyHlcTimestamp_Type) < 0)
-        return -1;
-    Py_INCREF(&RkpyHlcClock_Type);
-    return PyModule_AddObject(module, "HlcClock", (PyObject *)&RkpyHlcClock_Type);
+    return rkpy_add_type(module, &RkpyHlcClock_Type, "HlcClock");
 }

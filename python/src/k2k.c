@@ -152,36 +152,28 @@ static PyObject *k2k_topic_match(PyObject *mod, PyObject *args)
     return PyBool_FromLong(rc);
 }
 
-static PyObject *k2k_validate_filter(PyObject *mod, PyObject *arg)
+static PyObject *k2k_validate(PyObject *arg, const char *what, int (*check)(const char *))
 {
-    const char *s = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    const char *s = rkpy_str_arg(arg, what);
     int rc;
 
-    (void)mod;
-    if (!s) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "a topic filter is a str");
+    if (!s)
         return NULL;
-    }
-    if ((rc = rk_topic_validate_filter(s)) < 0)
+    if ((rc = check(s)) < 0)
         return rkpy_raise(rc);
     Py_RETURN_NONE;
 }
 
+static PyObject *k2k_validate_filter(PyObject *mod, PyObject *arg)
+{
+    (void)mod;
+    return k2k_validate(arg, "a topic filter", rk_topic_validate_filter);
+}
+
 static PyObject *k2k_validate_topic(PyObject *mod, PyObject *arg)
 {
-    const char *s = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    int rc;
-
     (void)mod;
-    if (!s) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "a topic name is a str");
-        return NULL;
-    }
-    if ((rc = rk_topic_validate_name(s)) < 0)
-        return rkpy_raise(rc);
-    Py_RETURN_NONE;
+    return k2k_validate(arg, "a topic name", rk_topic_validate_name);
 }
 
 /* A publication's payload as a kernel received it (and echo sends it back): the topic header, then the

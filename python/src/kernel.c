@@ -618,10 +618,7 @@ int rkpy_kernel_init(PyObject *module)
 {
     PyObject *enum_mod, *members;
 
-    if (PyType_Ready(&RkpyKernel_Type) < 0)
-        return -1;
-    Py_INCREF(&RkpyKernel_Type);
-    if (PyModule_AddObject(module, "Kernel", (PyObject *)&RkpyKernel_Type) < 0)
+    if (rkpy_add_type(module, &RkpyKernel_Type, "Kernel") < 0)
         return -1;
     if (PyModule_AddFunctions(module, kernel_module_methods) < 0)
         return -1;

@@ -128,8 +128,5 @@ PyTypeObject RkpyMessage_Type = {
 
 int rkpy_message_init(PyObject *module)
 {
-    if (PyType_Ready(&RkpyMessage_Type) < 0)
-        return -1;
-    Py_INCREF(&RkpyMessage_Type);
-    return PyModule_AddObject(module, "Message", (PyObject *)&RkpyMessage_Type);
+    return rkpy_add_type(module, &RkpyMessage_Type, "Message");
 }

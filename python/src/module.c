@@ -9,14 +9,11 @@ static PyObject *mod_correlation_next(PyObject *m, PyObject *unused)
 
 static PyObject *mod_type_id(PyObject *m, PyObject *arg)
 {
-    const char *s = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    const char *s = rkpy_str_arg(arg, "a type name");
 
     (void)m;
-    if (!s) {
-        if (!PyErr_Occurred())
-            PyErr_Format(PyExc_TypeError, "type_id() takes a str, not %.80s", Py_TYPE(arg)->tp_name);
+    if (!s)
         return NULL;
-    }
     return PyLong_FromUnsignedLongLong(rk_type_id(s));
 }
 

@@ -107,6 +107,10 @@ int rkpy_timeout(PyObject *obj, int64_t dflt, int64_t *out);
 int rkpy_type_id(PyObject *obj, uint64_t *out);
 /** Unsigned 64-bit from an int, with TypeError/OverflowError. NULL gives dflt. Returns 0 or -1. */
 int rkpy_u64(PyObject *obj, uint64_t dflt, uint64_t *out);
+/** The UTF-8 of a str argument, or NULL with TypeError ("<what> must be a str"). */
+const char *rkpy_str_arg(PyObject *arg, const char *what);
+/** Readies a static type and adds it to the module under name. Returns 0 or -1. */
+int rkpy_add_type(PyObject *module, PyTypeObject *type, const char *name);
 /** Monotonic clock in ns. */
 int64_t rkpy_now_ns(void);
 

@@ -59,32 +59,17 @@ int rkpy_nogil(RuntimeObject *rt, rkpy_op op, void *ctx, int64_t timeout_ns)
 
 /* The holder of a kernel lock may be waiting without the GIL; a thread that blocked on the lock while
  * holding the GIL would stop every other Python thread meanwhile, so it gives the GIL up first. */
-void rkpy_mutex_lock(pthread_mutex_t *m)
-{
-    if (pthread_mutex_trylock(m) == 0)
-        return;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_lock(m);
-    Py_END_ALLOW_THREADS
-}
+#define RKPY_LOCK(tryfn, lockfn, l)         \
+    do {                                    \
+        if (tryfn(l) != 0) {                \
+            Py_BEGIN_ALLOW_THREADS lockfn(l); \
+            Py_END_ALLOW_THREADS            \
+        }                                   \
+    } while (0)
 
-void rkpy_rwlock_wrlock(pthread_rwlock_t *l)
-{
-    if (pthread_rwlock_trywrlock(l) == 0)
-        return;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_rwlock_wrlock(l);
-    Py_END_ALLOW_THREADS
-}
-
-void rkpy_rwlock_rdlock(pthread_rwlock_t *l)
-{
-    if (pthread_rwlock_tryrdlock(l) == 0)
-        return;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_rwlock_rdlock(l);
-    Py_END_ALLOW_THREADS
-}
+void rkpy_mutex_lock(pthread_mutex_t *m) { RKPY_LOCK(pthread_mutex_trylock, pthread_mutex_lock, m); }
+void rkpy_rwlock_wrlock(pthread_rwlock_t *l) { RKPY_LOCK(pthread_rwlock_trywrlock, pthread_rwlock_wrlock, l); }
+void rkpy_rwlock_rdlock(pthread_rwlock_t *l) { RKPY_LOCK(pthread_rwlock_tryrdlock, pthread_rwlock_rdlock, l); }
 
 int rkpy_runtime_check(RuntimeObject *rt)
 {
@@ -400,8 +385,5 @@ PyTypeObject RkpyRuntime_Type = {
 
 int rkpy_runtime_init(PyObject *module)
 {
-    if (PyType_Ready(&RkpyRuntime_Type) < 0)
-        return -1;
-    Py_INCREF(&RkpyRuntime_Type);
-    return PyModule_AddObject(module, "Runtime", (PyObject *)&RkpyRuntime_Type);
+    return rkpy_add_type(module, &RkpyRuntime_Type, "Runtime");
 }
