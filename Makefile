@@ -8,6 +8,8 @@
 #   make test      deps + build + the full suite, then the unit suite under ASan+UBSan and under TSan
 #   make bench     build + the benchmarks; BENCH_SAVE=1 also writes bench/results/<date>-<host>.txt
 #   make install   build + cmake --install build --prefix $(PREFIX)  (PREFIX defaults to /usr/local)
+#   make python    build + install the Python package into $(PYTHON)'s site-packages (pip, offline, no
+#                  build isolation; PIP_ARGS adds options, e.g. PIP_ARGS=--user)
 #   make clean     remove build/, build-asan/ and build-tsan/
 #
 # BUILD_DIR (default build) names the main tree; the sanitizer trees are $(BUILD_DIR)-asan and -tsan.
@@ -19,11 +21,13 @@ BUILD_DIR ?= build
 PREFIX ?= /usr/local
 CMAKE_ARGS ?=
 DEMO_ARGS ?=
+PYTHON ?= /usr/bin/python3
+PIP_ARGS ?=
 
 DEPS = scripts/deps.sh
 BUILD = scripts/build.sh $(BUILD_DIR) $(CMAKE_ARGS)
 
-.PHONY: all deps build run test bench install clean
+.PHONY: all deps build run test bench install python clean
 
 all: build
 
@@ -52,6 +56,13 @@ install:
 	@cmake --install $(BUILD_DIR) --prefix "$(PREFIX)" >$(BUILD_DIR)/install.log 2>&1 || \
 		{ cat $(BUILD_DIR)/install.log >&2; exit 1; }
 	@echo "install: ok ($(PREFIX))"
+
+python:
+	@$(BUILD)
+	@RK_BUILD_DIR=$(abspath $(BUILD_DIR)) $(PYTHON) -m pip install --no-build-isolation --no-deps --no-index \
+		--break-system-packages $(PIP_ARGS) ./python >$(BUILD_DIR)/python-install.log 2>&1 || \
+		{ cat $(BUILD_DIR)/python-install.log >&2; exit 1; }
+	@cd / && $(PYTHON) -c "import ringkernel, sys; print('python: ok (ringkernel', ringkernel.__version__, 'in', ringkernel.__path__[0] + ')')"
 
 clean:
 	@rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan $(BUILD_DIR)-tsan

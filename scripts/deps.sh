@@ -21,6 +21,11 @@ PACKAGES=(
     mesa-vulkan-drivers # lavapipe
     vulkan-validationlayers
     vulkan-tools        # vulkaninfo, to see what the loader finds
+    # The Python package (python/): headers and setuptools to build it, pytest and numpy for its tests.
+    python3-dev
+    python3-setuptools
+    python3-pytest
+    python3-numpy
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

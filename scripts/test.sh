@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh [dir] - the test run behind `make test`, after the main tree dir (default build) is built:
-#   main  build/       every test (labels unit, stress, install, example, gpu: skipped without a GPU)
+#   main  build/       every test (labels unit, stress, install, example, python: the pytest suite of the
+#                      Python package, gpu: skipped without a GPU)
 #   asan  build-asan/  the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan  build-tsan/  the unit tests under ThreadSanitizer
 # (both with the Vulkan tests too, label vulkan: they run on lavapipe where there is no GPU)
