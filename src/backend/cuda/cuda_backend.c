@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda/cuda_internal.h"
@@ -138,10 +139,33 @@ static int rk__cuda_driver_present(void)
     return 1;
 }
 
+/*
+ * Module loading (invariant C3): CUDA loads a kernel's module lazily by default (CUDA_MODULE_LOADING=LAZY
+ * since 12.2), at its first launch or occupancy query. Loading synchronises with the kernels already
+ * running in the context, so the first launch of an actor while another persistent kernel is resident
+ * waits forever for a kernel that never ends. Before the process's first CUDA call we ask for eager
+ * loading (every module at context creation), unless the application chose a mode itself; an application
+ * that initialised CUDA with lazy loading before us must launch each actor once before others are resident.
+ */
+static pthread_once_t rk__cuda_env_once = PTHREAD_ONCE_INIT;
+
+static void rk__cuda_env(void)
+{
+    (void)setenv("CUDA_MODULE_LOADING", "EAGER", 0); /* 0: the application's choice wins */
+}
+
+static void rk__cuda_env_init(void)
+{
+    pthread_once(&rk__cuda_env_once, rk__cuda_env);
+}
+
 static int rk__cuda_probe(rk_backend_status *st)
 {
     int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
+    cudaError_t e;
+
+    rk__cuda_env_init();
+    e = cudaGetDeviceCount(&n);
 
     st->compiled = 1;
     if (e == cudaErrorInsufficientDriver && !rk__cuda_driver_present()) {
@@ -173,6 +197,7 @@ static int rk__cuda_devices(rk_device_info *out, int max)
 {
     int n = 0, drv = 0;
 
+    rk__cuda_env_init();
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
         cudaGetLastError();
         return 0;
@@ -384,6 +409,8 @@ static int rk__cuda_init(rk_runtime *rt)
     rk__cuda_rt *c;
     struct cudaDeviceProp p;
     int rc, cerr, prev = -1;
+
+    rk__cuda_env_init(); /* C3 */
 
     /* Checked once here rather than on every launch: the type ids the built-in counter compares against. */
     if (rk_type_id("counter_add") != RK__CUDA_TYPE_COUNTER_ADD || rk_type_id("counter_get") != RK__CUDA_TYPE_COUNTER_GET)
