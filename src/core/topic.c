@@ -20,12 +20,30 @@ _Static_assert(RK_TOPIC_MAX_LEN <= UINT16_MAX, "level offsets and lengths are st
 
 /* ---- Splitting and validation ---------------------------------------------------------------------- */
 
-/* The levels of a valid name or filter: level i is s[off[i] .. off[i] + len[i]). */
+/* The levels of a valid name or filter: level i is s[off[i] .. off[i] + len[i]), and key[i] is its search
+ * key (rk__level_key), computed once per call so the trie walk never rebuilds it. */
 typedef struct rk__topic_levels {
     uint32_t n;                          /* 1..RK_TOPIC_MAX_LEVELS */
     uint16_t off[RK_TOPIC_MAX_LEVELS];
     uint16_t len[RK_TOPIC_MAX_LEVELS];
+    uint64_t key[RK_TOPIC_MAX_LEVELS];
 } rk__topic_levels;
+
+/*
+ * The search key of a level: its first 8 bytes, big-endian, zero-padded. Keys order levels as T2 does
+ * wherever they differ, because a level never contains a NUL: a zero byte in a key is padding, so it sorts a
+ * level before every longer level it is a prefix of, as the "shorter first" rule wants. Equal keys mean equal
+ * levels when both are 8 bytes or shorter; longer levels tie-break on their bytes (rk__kid_cmp).
+ */
+static uint64_t rk__level_key(const char *p, size_t len)
+{
+    uint64_t k = 0;
+    size_t m = len < 8 ? len : 8;
+
+    for (size_t i = 0; i < m; i++)
+        k |= (uint64_t)(unsigned char)p[i] << (56 - 8 * i);
+    return k;
+}
 
 /* The detail strings quote the offending string, cut to this many bytes so the detail fits one line. */
 #define RK__TOPIC_QUOTE 48
@@ -61,6 +79,7 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
                                      RK_TOPIC_MAX_LEVELS, RK_TOPIC_MAX_LEVELS + 1, start);
             lv->off[lv->n] = (uint16_t)start;
             lv->len[lv->n] = (uint16_t)(i - start);
+            lv->key[lv->n] = rk__level_key(s + start, i - start);
             lv->n++;
             start = i + 1;
         } else if (c == '+' || c == '#') {
@@ -127,8 +146,16 @@ int rk_topic_match(const char *filter, const char *topic)
 enum { RK__NODE_ROOT, RK__NODE_EXACT, RK__NODE_PLUS, RK__NODE_HASH };
 
 typedef struct rk__topic_node rk__topic_node;
+
+/* An exact child with its level's key beside it, so a search reads one array and dereferences only the
+ * child it finds (and, for levels longer than 8 bytes, those whose keys tie). */
+typedef struct rk__topic_kid {
+    uint64_t key;           /* rk__level_key(node->level, node->len) */
+    rk__topic_node *node;
+} rk__topic_kid;
+
 struct rk__topic_node {
-    rk__topic_node **kids;  /* exact children, sorted by level (T2); NULL while nkids is 0 */
+    rk__topic_kid *kids;    /* exact children, sorted by level (T2); NULL while nkids is 0 */
     rk__topic_node *plus;   /* the '+' child, or NULL */
     rk__topic_node *hash;   /* the '#' child (a leaf, T3), or NULL */
     uint64_t *subs;         /* subscribers, ascending and unique (T4); NULL while nsubs is 0 */
@@ -159,15 +186,28 @@ static int rk__level_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
-/* Binary search of n's exact children for level (p, len): the index where it is or would be inserted. */
-static uint32_t rk__kid_find(const rk__topic_node *n, const char *p, size_t len, int *found)
+/* T2 order of child kid against level (p, len) whose key is key: the keys decide unless they tie. */
+static int rk__kid_cmp(const rk__topic_kid *kid, uint64_t key, const char *p, size_t len)
+{
+    if (kid->key != key)
+        return kid->key < key ? -1 : 1;
+    if (len <= 8 && kid->node->len <= 8)
+        return 0; /* equal keys of short levels: equal levels (see rk__level_key) */
+    return rk__level_cmp(kid->node->level, kid->node->len, p, len);
+}
+
+/*
+ * Binary search of n's exact children for level (p, len) with key rk__level_key(p, len): the index where it
+ * is or would be inserted.
+ */
+static uint32_t rk__kid_find(const rk__topic_node *n, uint64_t key, const char *p, size_t len, int *found)
 {
     uint32_t lo = 0, hi = n->nkids;
 
     *found = 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        int c = rk__level_cmp(n->kids[mid]->level, n->kids[mid]->len, p, len);
+        int c = rk__kid_cmp(&n->kids[mid], key, p, len);
 
         if (c == 0) {
             *found = 1;
@@ -254,15 +294,16 @@ static rk__topic_node *rk__node_child(const rk__topic_node *n, const char *f, co
         return n->plus;
     if (rk__is_wild(f, lv, i, '#'))
         return n->hash;
-    k = rk__kid_find(n, f + lv->off[i], lv->len[i], &found);
-    return found ? n->kids[k] : NULL;
+    k = rk__kid_find(n, lv->key[i], f + lv->off[i], lv->len[i], &found);
+    return found ? n->kids[k].node : NULL;
 }
 
 /* The child of n for filter level i, created if absent. NULL when out of memory (n unchanged). */
 static rk__topic_node *rk__node_child_make(rk_topic_tree *t, rk__topic_node *n, const char *f,
                                            const rk__topic_levels *lv, uint32_t i)
 {
-    rk__topic_node *c = rk__node_child(n, f, lv, i), **kids;
+    rk__topic_node *c = rk__node_child(n, f, lv, i);
+    rk__topic_kid *kids;
     uint32_t k;
     int found;
 
@@ -277,9 +318,9 @@ static rk__topic_node *rk__node_child_make(rk_topic_tree *t, rk__topic_node *n, 
     n->kids = kids;
     if ((c = rk__node_new(t, RK__NODE_EXACT, f + lv->off[i], lv->len[i])) == NULL)
         return NULL;
-    k = rk__kid_find(n, c->level, c->len, &found);
+    k = rk__kid_find(n, lv->key[i], c->level, c->len, &found);
     memmove(&n->kids[k + 1], &n->kids[k], (size_t)(n->nkids - k) * sizeof *n->kids);
-    n->kids[k] = c;
+    n->kids[k] = (rk__topic_kid){ .key = lv->key[i], .node = c };
     n->nkids++;
     return c;
 }
@@ -299,7 +340,7 @@ static void rk__prune(rk_topic_tree *t, rk__topic_node **path, uint32_t depth)
             parent->hash = NULL;
         } else {
             int found;
-            uint32_t k = rk__kid_find(parent, n->level, n->len, &found);
+            uint32_t k = rk__kid_find(parent, rk__level_key(n->level, n->len), n->level, n->len, &found);
 
             memmove(&parent->kids[k], &parent->kids[k + 1],
                     (size_t)(parent->nkids - k - 1) * sizeof *parent->kids);
@@ -348,7 +389,7 @@ void rk_topic_tree_destroy(rk_topic_tree *t)
         rk__topic_node *n = stack[sp - 1], *c = NULL;
 
         if (n->nkids > 0)
-            c = n->kids[--n->nkids];
+            c = n->kids[--n->nkids].node;
         else if (n->plus != NULL)
             c = n->plus, n->plus = NULL;
         else if (n->hash != NULL)
@@ -441,52 +482,69 @@ int rk_topic_unsubscribe(rk_topic_tree *t, const char *filter, uint64_t subscrib
 
 /* ---- Lookup --------------------------------------------------------------------------------------- */
 
-/* Nodes whose filters matched, gathered before the merge. A few live inline, so most lookups never
- * allocate; more spill to the heap. */
-#define RK__HITS_INLINE 16
-/* Subscribers merged on the stack before the merge allocates: 2 KiB. */
-#define RK__IDS_INLINE 256
+/*
+ * A lookup walks the trie once, gathering the subscriber list of every matched filter as a run (ascending
+ * and unique, T4), then merges the runs into out. Nothing on the way allocates unless more than
+ * RK__RUNS_INLINE filters with subscribers match.
+ */
+#define RK__RUNS_INLINE 32
+/* At most this many matched subscriptions merge by insertion in a 512-byte buffer; more merge through a heap
+ * of runs straight into out. */
+#define RK__IDS_SMALL 64
+
+typedef struct rk__topic_run {
+    const uint64_t *p, *end;    /* the next subscriber and the end of the list */
+} rk__topic_run;
 
 typedef struct rk__topic_hits {
-    const rk__topic_node **v;   /* inline or heap */
+    rk__topic_run *v;           /* inline_v or heap */
     uint32_t n, cap;
-    size_t ids;                 /* total subscribers of the hit nodes */
-    const rk__topic_node *inline_v[RK__HITS_INLINE];
+    size_t ids;                 /* total subscribers of the runs */
+    rk__topic_run inline_v[RK__RUNS_INLINE];
 } rk__topic_hits;
+
+/* Doubles the run array (moving it off the stack the first time). Returns 0 or RK_ENOMEM (h unchanged). */
+static int rk__hits_grow(rk__topic_hits *h)
+{
+    rk__topic_run *p;
+
+    if (h->v == h->inline_v) {
+        if ((p = malloc(2 * (size_t)h->cap * sizeof *p)) != NULL)
+            memcpy(p, h->v, h->n * sizeof *p);
+    } else {
+        p = realloc(h->v, 2 * (size_t)h->cap * sizeof *p);
+    }
+    if (p == NULL)
+        return RK_ENOMEM;
+    h->v = p;
+    h->cap *= 2;
+    return 0;
+}
 
 static int rk__hits_add(rk__topic_hits *h, const rk__topic_node *n)
 {
     if (n->nsubs == 0)
         return 0; /* an inner node: its filter has no subscriber of its own */
-    if (h->n == h->cap) {
-        const rk__topic_node **p;
-
-        if (h->v == h->inline_v) {
-            if ((p = malloc(2 * (size_t)h->cap * sizeof *p)) != NULL)
-                memcpy(p, h->v, h->n * sizeof *p);
-        } else {
-            p = realloc(h->v, 2 * (size_t)h->cap * sizeof *p);
-        }
-        if (p == NULL)
-            return RK_ENOMEM;
-        h->v = p;
-        h->cap *= 2;
-    }
-    h->v[h->n++] = n;
+    if (h->n == h->cap && rk__hits_grow(h) != 0)
+        return RK_ENOMEM;
+    h->v[h->n].p = n->subs;
+    h->v[h->n].end = n->subs + n->nsubs;
+    h->n++;
     h->ids += n->nsubs;
     return 0;
 }
 
 /*
- * Collects every node whose filter matches the topic (levels lv). Depth-first with an explicit stack;
- * frame (node, d) means node's filter prefix matched the first d topic levels. At each frame:
+ * Gathers every node whose filter matches the topic (levels lv). A node reached at depth d matched the
+ * first d topic levels; from it:
  *   - the '#' child matches whatever is left, zero levels included: that is how "a/#" matches "a";
  *   - when d is the topic's length the node's own filter matches exactly;
- *   - otherwise the walk continues into the exact child for level d and into the '+' child.
- * At the root, a '$' topic skips the '+' and '#' children (the system-topic rule).
- * Stack bound: when a frame of depth d is popped, the frames left have depth <= d and at most one per depth
- * (each is the '+' sibling of an exact child taken before), so after pushing two children at d + 1 the stack
- * holds at most d + 2 <= RK_TOPIC_MAX_LEVELS + 1 frames (d < levels <= RK_TOPIC_MAX_LEVELS, T6).
+ *   - otherwise the walk goes on into the exact child for level d and into the '+' child.
+ * At the root, a '$' topic skips the '+' and '#' children (the system-topic rule). The walk follows exact
+ * children in a loop and stacks only the '+' children it passes, to visit after the exact path ends.
+ * Stack bound: the depths on the stack increase strictly from the bottom, because a descent from a popped
+ * frame of depth d (all frames below it are shallower) pushes depths d + 1, d + 2, ... in turn. Depths run
+ * from 1 to the topic's levels, so at most RK_TOPIC_MAX_LEVELS frames are held (T6).
  */
 static int rk__topic_walk(const rk_topic_tree *t, const char *topic, const rk__topic_levels *lv,
                           rk__topic_hits *h)
@@ -494,81 +552,134 @@ static int rk__topic_walk(const rk_topic_tree *t, const char *topic, const rk__t
     struct {
         const rk__topic_node *node;
         uint32_t d;
-    } stack[RK_TOPIC_MAX_LEVELS + 1];
-    uint32_t sp = 0;
+    } stack[RK_TOPIC_MAX_LEVELS];
+    const rk__topic_node *n = t->root;
+    uint32_t sp = 0, d = 0;
     int system = topic[0] == '$';
 
-    stack[sp].node = t->root;
-    stack[sp++].d = 0;
-    while (sp > 0) {
-        const rk__topic_node *n = stack[--sp].node, *c;
-        uint32_t d = stack[sp].d;
-        int wild_ok = !(system && d == 0);
-        uint32_t k;
-        int found;
+    for (;;) {
+        for (;;) {
+            int wild_ok = d > 0 || !system;
+            uint32_t k;
+            int found;
 
-        if (wild_ok && n->hash != NULL && rk__hits_add(h, n->hash) != 0)
-            return RK_ENOMEM;
-        if (d == lv->n) {
-            if (rk__hits_add(h, n) != 0)
+            if (wild_ok && n->hash != NULL && rk__hits_add(h, n->hash) != 0)
                 return RK_ENOMEM;
-            continue;
+            if (d == lv->n) {
+                if (rk__hits_add(h, n) != 0)
+                    return RK_ENOMEM;
+                break;
+            }
+            if (wild_ok && n->plus != NULL) {
+                stack[sp].node = n->plus;
+                stack[sp++].d = d + 1;
+            }
+            if (n->nkids == 0)
+                break;
+            k = rk__kid_find(n, lv->key[d], topic + lv->off[d], lv->len[d], &found);
+            if (!found)
+                break;
+            n = n->kids[k].node;
+            d++;
         }
-        if (wild_ok && (c = n->plus) != NULL) {
-            stack[sp].node = c;
-            stack[sp++].d = d + 1;
-        }
-        k = rk__kid_find(n, topic + lv->off[d], lv->len[d], &found);
-        if (found) {
-            stack[sp].node = n->kids[k];
-            stack[sp++].d = d + 1;
+        if (sp == 0)
+            return 0;
+        sp--;
+        n = stack[sp].node;
+        d = stack[sp].d;
+    }
+}
+
+/* Few subscriptions: insert each into a sorted buffer (out itself when it has room), skipping repeats. */
+static int rk__merge_small(const rk__topic_hits *h, uint64_t *out, uint32_t cap)
+{
+    uint64_t buf[RK__IDS_SMALL], *ids = cap >= h->ids ? out : buf;
+    uint32_t u = 0;
+
+    for (uint32_t r = 0; r < h->n; r++) {
+        for (const uint64_t *p = h->v[r].p; p < h->v[r].end; p++) {
+            uint64_t x = *p;
+            uint32_t j = u;
+
+            while (j > 0 && ids[j - 1] > x)
+                j--;
+            if (j > 0 && ids[j - 1] == x)
+                continue; /* a subscriber of an earlier run */
+            for (uint32_t i = u; i > j; i--)
+                ids[i] = ids[i - 1];
+            ids[j] = x;
+            u++;
         }
     }
-    return 0;
+    if (ids == buf && cap > 0)
+        memcpy(out, buf, (u < cap ? u : cap) * sizeof *out);
+    return (int)u;
 }
 
-static int rk__u64_cmp(const void *a, const void *b)
+/* Restores the min-heap order (by each run's next subscriber) below v[i]. */
+static void rk__runs_sift(rk__topic_run *v, uint32_t n, uint32_t i)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    rk__topic_run top = v[i];
 
-    return (x > y) - (x < y);
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+
+        if (c >= n)
+            break;
+        if (c + 1 < n && *v[c + 1].p < *v[c].p)
+            c++;
+        if (*top.p <= *v[c].p)
+            break;
+        v[i] = v[c];
+        i = c;
+    }
+    v[i] = top;
 }
 
-/* Writes the union of the hit nodes' subscribers (ascending, T4 per node) to out; returns its size. */
-static int rk__hits_emit(const rk__topic_hits *h, uint64_t *out, uint32_t cap)
+/*
+ * Many subscriptions: a k-way merge of the runs through a min-heap, O(m log r) for m subscriptions in r runs,
+ * writing the first cap to out and counting the rest. Consumes the runs.
+ */
+static int rk__merge_heap(rk__topic_hits *h, uint64_t *out, uint32_t cap)
 {
-    uint64_t inline_ids[RK__IDS_INLINE], *ids;
-    size_t n = 0;
+    rk__topic_run *v = h->v;
+    uint32_t n = h->n;
+    size_t count = 0;
+    uint64_t last = 0;
 
+    for (uint32_t i = n / 2; i-- > 0;)
+        rk__runs_sift(v, n, i);
+    while (n > 0) {
+        uint64_t x = *v[0].p;
+
+        if (count == 0 || x != last) {
+            if (count < cap)
+                out[count] = x;
+            count++;
+            last = x;
+        }
+        if (++v[0].p == v[0].end)
+            v[0] = v[--n]; /* run exhausted: the last one takes its place */
+        if (n > 0)
+            rk__runs_sift(v, n, 0);
+    }
+    return (int)count; /* T7: count <= subscriptions <= INT_MAX */
+}
+
+/* Writes the union of the runs (ascending, unique) to out, at most cap of it; returns its size. */
+static int rk__hits_emit(rk__topic_hits *h, uint64_t *out, uint32_t cap)
+{
     if (h->n == 0)
         return 0;
     if (h->n == 1) {
         /* One filter: its list is already ascending and unique (T4). */
-        const rk__topic_node *only = h->v[0];
+        size_t n = (size_t)(h->v[0].end - h->v[0].p);
 
         if (cap > 0)
-            memcpy(out, only->subs, (only->nsubs < cap ? only->nsubs : cap) * sizeof *out);
-        return (int)only->nsubs;
+            memcpy(out, h->v[0].p, (n < cap ? n : cap) * sizeof *out);
+        return (int)n;
     }
-    /* Several filters: gather, sort, drop duplicates. O(m log m) in the m matched subscriptions. */
-    ids = h->ids <= RK__IDS_INLINE ? inline_ids : malloc(h->ids * sizeof *ids);
-    if (ids == NULL)
-        return RK_ENOMEM;
-    for (uint32_t i = 0; i < h->n; i++) {
-        memcpy(ids + n, h->v[i]->subs, h->v[i]->nsubs * sizeof *ids);
-        n += h->v[i]->nsubs;
-    }
-    qsort(ids, n, sizeof *ids, rk__u64_cmp);
-    n = 0;
-    for (size_t i = 0; i < h->ids; i++) {
-        if (n == 0 || ids[i] != ids[n - 1])
-            ids[n++] = ids[i];
-    }
-    if (cap > 0)
-        memcpy(out, ids, (n < cap ? n : cap) * sizeof *out);
-    if (ids != inline_ids)
-        free(ids);
-    return (int)n; /* T7: n <= count <= INT_MAX */
+    return h->ids <= RK__IDS_SMALL ? rk__merge_small(h, out, cap) : rk__merge_heap(h, out, cap);
 }
 
 int rk_topic_lookup(const rk_topic_tree *t, const char *topic, uint64_t *out, uint32_t cap)
@@ -581,16 +692,17 @@ int rk_topic_lookup(const rk_topic_tree *t, const char *topic, uint64_t *out, ui
         return rk__err(RK_EINVAL, "rk_topic_lookup: %s is NULL", t == NULL ? "tree" : "out (with cap > 0)");
     if ((rc = rk__topic_split(topic, 0, "rk_topic_lookup", &lv)) != 0)
         return rc;
-    memset(&h, 0, offsetof(rk__topic_hits, inline_v));
     h.v = h.inline_v;
-    h.cap = RK__HITS_INLINE;
+    h.n = 0;
+    h.cap = RK__RUNS_INLINE;
+    h.ids = 0;
     rc = rk__topic_walk(t, topic, &lv, &h);
     if (rc == 0)
         rc = rk__hits_emit(&h, out, cap);
     if (h.v != h.inline_v)
-        free((void *)h.v);
+        free(h.v);
     if (rc == RK_ENOMEM)
-        return rk__err(RK_ENOMEM, "rk_topic_lookup: out of memory merging %zu subscribers of \"%.*s\"", h.ids,
-                       RK__TOPIC_QUOTE, topic);
+        return rk__err(RK_ENOMEM, "rk_topic_lookup: out of memory gathering the %u matched filters of \"%.*s\"",
+                       h.n, RK__TOPIC_QUOTE, topic);
     return rc;
 }
