@@ -53,6 +53,9 @@ static uint64_t rk__level_key(const char *p, size_t len)
     rk__err(RK_EINVAL, "%s: %s \"%.*s%s\": " fmt, fn, what, RK__TOPIC_QUOTE, s,                           \
             (len) > RK__TOPIC_QUOTE ? "..." : "", __VA_ARGS__)
 
+/* The bytes the split stops at: level ends ('/' and the terminating NUL) and the wildcards. */
+static const uint8_t rk__topic_stop[256] = { ['\0'] = 1, ['/'] = 1, ['+'] = 1, ['#'] = 1 };
+
 /*
  * Splits s into levels and validates it as a filter (is_filter) or a topic name. Returns 0, or RK_EINVAL
  * with a detail naming fn, the problem and its byte offset.
@@ -70,9 +73,12 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
     if (len > RK_TOPIC_MAX_LEN)
         return RK__TOPIC_BAD(fn, what, s, len, "longer than %d bytes", RK_TOPIC_MAX_LEN);
     lv->n = 0;
-    for (size_t i = 0; i <= len; i++) {
-        char c = s[i];
+    for (size_t i = 0;; i++) {
+        char c;
 
+        while (!rk__topic_stop[(unsigned char)s[i]])
+            i++; /* s[len] is the NUL, so this stops there at the latest */
+        c = s[i];
         if (c == '/' || c == '\0') {
             if (lv->n == RK_TOPIC_MAX_LEVELS)
                 return RK__TOPIC_BAD(fn, what, s, len, "more than %d levels (level %d starts at offset %zu)",
@@ -81,6 +87,8 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
             lv->len[lv->n] = (uint16_t)(i - start);
             lv->key[lv->n] = rk__level_key(s + start, i - start);
             lv->n++;
+            if (c == '\0')
+                return 0;
             start = i + 1;
         } else if (c == '+' || c == '#') {
             if (!is_filter)
@@ -93,7 +101,6 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
                 return RK__TOPIC_BAD(fn, what, s, len, "'#' at offset %zu must be the last level", i);
         }
     }
-    return 0;
 }
 
 int rk_topic_validate_filter(const char *filter)
@@ -147,18 +154,21 @@ enum { RK__NODE_ROOT, RK__NODE_EXACT, RK__NODE_PLUS, RK__NODE_HASH };
 
 typedef struct rk__topic_node rk__topic_node;
 
-/* An exact child with its level's key beside it, so a search reads one array and dereferences only the
- * child it finds (and, for levels longer than 8 bytes, those whose keys tie). */
-typedef struct rk__topic_kid {
-    uint64_t key;           /* rk__level_key(node->level, node->len) */
-    rk__topic_node *node;
-} rk__topic_kid;
-
+/*
+ * A node's exact children live in one allocation of kids_cap keys followed by kids_cap child pointers: a
+ * search reads the dense key array (8 bytes a child) and dereferences only the child it finds. A filter
+ * usually has one subscriber, who is held in the node itself (subs.one) until a second one arrives, so the
+ * common lookup reads no subscriber array.
+ */
 struct rk__topic_node {
-    rk__topic_kid *kids;    /* exact children, sorted by level (T2); NULL while nkids is 0 */
+    uint64_t *keys;         /* rk__level_key of the exact children, in T2 order, then their pointers (rk__kids);
+                               NULL while nkids is 0 */
     rk__topic_node *plus;   /* the '+' child, or NULL */
     rk__topic_node *hash;   /* the '#' child (a leaf, T3), or NULL */
-    uint64_t *subs;         /* subscribers, ascending and unique (T4); NULL while nsubs is 0 */
+    union {
+        uint64_t *many;     /* subs_cap > 0: subscribers, ascending and unique (T4) */
+        uint64_t one;       /* subs_cap == 0: the subscriber when nsubs is 1 */
+    } subs;
     uint32_t nkids, kids_cap;
     uint32_t nsubs, subs_cap;
     uint16_t len;           /* bytes in level (exact nodes; 0 otherwise) */
@@ -186,34 +196,55 @@ static int rk__level_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return c != 0 ? c : (alen > blen) - (alen < blen);
 }
 
-/* T2 order of child kid against level (p, len) whose key is key: the keys decide unless they tie. */
-static int rk__kid_cmp(const rk__topic_kid *kid, uint64_t key, const char *p, size_t len)
+/* The exact children's pointers, in the order of their keys. */
+static rk__topic_node **rk__kids(const rk__topic_node *n)
 {
-    if (kid->key != key)
-        return kid->key < key ? -1 : 1;
-    if (len <= 8 && kid->node->len <= 8)
-        return 0; /* equal keys of short levels: equal levels (see rk__level_key) */
-    return rk__level_cmp(kid->node->level, kid->node->len, p, len);
+    return (rk__topic_node **)(n->keys + n->kids_cap);
+}
+
+/* The subscriber list (T4): nsubs entries. */
+static const uint64_t *rk__subs(const rk__topic_node *n)
+{
+    return n->subs_cap == 0 ? &n->subs.one : n->subs.many;
 }
 
 /*
- * Binary search of n's exact children for level (p, len) with key rk__level_key(p, len): the index where it
- * is or would be inserted.
+ * Search of n's exact children for level (p, len) with key rk__level_key(p, len): the index where it is or
+ * would be inserted. A branch-free lower bound on the keys settles every level shorter than 8 bytes (an
+ * equal key is then an equal level, see rk__level_key); longer levels whose keys tie are told apart by
+ * their bytes, in a binary search that starts at that lower bound.
  */
 static uint32_t rk__kid_find(const rk__topic_node *n, uint64_t key, const char *p, size_t len, int *found)
 {
-    uint32_t lo = 0, hi = n->nkids;
+    const uint64_t *keys = n->keys, *b = keys;
+    uint32_t m = n->nkids, lo, hi;
 
     *found = 0;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = rk__kid_cmp(&n->kids[mid], key, p, len);
+    if (m == 0)
+        return 0;
+    while (m > 1) {
+        uint32_t half = m / 2;
 
-        if (c == 0) {
+        b = b[half] < key ? b + half : b; /* the answer stays in [b, b + m] */
+        m -= half;
+    }
+    lo = (uint32_t)(b - keys) + (*b < key);
+    if (lo == n->nkids || keys[lo] != key)
+        return lo;
+    if (len < 8) {
+        *found = 1;
+        return lo;
+    }
+    for (hi = n->nkids; lo < hi;) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const rk__topic_node *c = rk__kids(n)[mid];
+        int cmp = keys[mid] != key ? (keys[mid] < key ? -1 : 1) : rk__level_cmp(c->level, c->len, p, len);
+
+        if (cmp == 0) {
             *found = 1;
             return mid;
         }
-        if (c < 0)
+        if (cmp < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -224,17 +255,18 @@ static uint32_t rk__kid_find(const rk__topic_node *n, uint64_t key, const char *
 /* Binary search of a subscriber list (T4), with the same contract as rk__kid_find. */
 static uint32_t rk__sub_find(const rk__topic_node *n, uint64_t id, int *found)
 {
+    const uint64_t *subs = rk__subs(n);
     uint32_t lo = 0, hi = n->nsubs;
 
     *found = 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
 
-        if (n->subs[mid] == id) {
+        if (subs[mid] == id) {
             *found = 1;
             return mid;
         }
-        if (n->subs[mid] < id)
+        if (subs[mid] < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -261,6 +293,64 @@ static void *rk__grow(void *arr, uint32_t *cap, uint32_t used, size_t elem)
     return p;
 }
 
+/* Makes room for one more exact child of n. Returns 0, or RK_ENOMEM with n unchanged. */
+static int rk__kids_reserve(rk__topic_node *n)
+{
+    uint32_t ncap;
+    uint64_t *keys;
+
+    if (n->nkids < n->kids_cap)
+        return 0;
+    ncap = n->kids_cap ? n->kids_cap * 2 : 4; /* no overflow: children are nodes, below 2^31 (T7) */
+    if ((keys = malloc((size_t)ncap * (sizeof *keys + sizeof(rk__topic_node *)))) == NULL)
+        return RK_ENOMEM;
+    if (n->nkids > 0) {
+        memcpy(keys, n->keys, n->nkids * sizeof *keys);
+        memcpy(keys + ncap, rk__kids(n), n->nkids * sizeof(rk__topic_node *));
+    }
+    free(n->keys);
+    n->keys = keys;
+    n->kids_cap = ncap;
+    return 0;
+}
+
+/* Inserts subscriber id at index k of n's list (rk__sub_find's answer). Returns 0, or RK_ENOMEM with n
+ * unchanged. */
+static int rk__subs_insert(rk__topic_node *n, uint32_t k, uint64_t id)
+{
+    uint64_t *subs;
+
+    if (n->subs_cap == 0 && n->nsubs == 1) {
+        /* The inline slot is taken: move to an array. */
+        if ((subs = malloc(4 * sizeof *subs)) == NULL)
+            return RK_ENOMEM;
+        subs[0] = n->subs.one;
+        n->subs.many = subs;
+        n->subs_cap = 4;
+    } else if (n->subs_cap > 0) {
+        if ((subs = rk__grow(n->subs.many, &n->subs_cap, n->nsubs, sizeof *subs)) == NULL)
+            return RK_ENOMEM;
+        n->subs.many = subs;
+    }
+    subs = n->subs_cap == 0 ? &n->subs.one : n->subs.many;
+    memmove(&subs[k + 1], &subs[k], (size_t)(n->nsubs - k) * sizeof *subs);
+    subs[k] = id; /* T4: still ascending */
+    n->nsubs++;
+    return 0;
+}
+
+/* Removes the subscriber at index k of n's list; frees the array when the list empties. */
+static void rk__subs_remove(rk__topic_node *n, uint32_t k)
+{
+    uint64_t *subs = n->subs_cap == 0 ? &n->subs.one : n->subs.many;
+
+    memmove(&subs[k], &subs[k + 1], (size_t)(n->nsubs - k - 1) * sizeof *subs);
+    if (--n->nsubs == 0 && n->subs_cap > 0) {
+        free(n->subs.many);
+        n->subs_cap = 0; /* back to the inline slot, empty */
+    }
+}
+
 static rk__topic_node *rk__node_new(rk_topic_tree *t, int kind, const char *level, size_t len)
 {
     rk__topic_node *n = calloc(1, sizeof *n + len);
@@ -277,8 +367,9 @@ static rk__topic_node *rk__node_new(rk_topic_tree *t, int kind, const char *leve
 
 static void rk__node_free(rk_topic_tree *t, rk__topic_node *n)
 {
-    free(n->kids);
-    free(n->subs);
+    free(n->keys);
+    if (n->subs_cap > 0)
+        free(n->subs.many);
     free(n);
     t->nodes--;
 }
@@ -295,15 +386,14 @@ static rk__topic_node *rk__node_child(const rk__topic_node *n, const char *f, co
     if (rk__is_wild(f, lv, i, '#'))
         return n->hash;
     k = rk__kid_find(n, lv->key[i], f + lv->off[i], lv->len[i], &found);
-    return found ? n->kids[k].node : NULL;
+    return found ? rk__kids(n)[k] : NULL;
 }
 
 /* The child of n for filter level i, created if absent. NULL when out of memory (n unchanged). */
 static rk__topic_node *rk__node_child_make(rk_topic_tree *t, rk__topic_node *n, const char *f,
                                            const rk__topic_levels *lv, uint32_t i)
 {
-    rk__topic_node *c = rk__node_child(n, f, lv, i);
-    rk__topic_kid *kids;
+    rk__topic_node *c = rk__node_child(n, f, lv, i), **kids;
     uint32_t k;
     int found;
 
@@ -313,14 +403,16 @@ static rk__topic_node *rk__node_child_make(rk_topic_tree *t, rk__topic_node *n, 
         return n->plus = rk__node_new(t, RK__NODE_PLUS, NULL, 0);
     if (rk__is_wild(f, lv, i, '#'))
         return n->hash = rk__node_new(t, RK__NODE_HASH, NULL, 0);
-    if ((kids = rk__grow(n->kids, &n->kids_cap, n->nkids, sizeof *kids)) == NULL)
+    if (rk__kids_reserve(n) != 0)
         return NULL;
-    n->kids = kids;
     if ((c = rk__node_new(t, RK__NODE_EXACT, f + lv->off[i], lv->len[i])) == NULL)
         return NULL;
     k = rk__kid_find(n, lv->key[i], c->level, c->len, &found);
-    memmove(&n->kids[k + 1], &n->kids[k], (size_t)(n->nkids - k) * sizeof *n->kids);
-    n->kids[k] = (rk__topic_kid){ .key = lv->key[i], .node = c };
+    kids = rk__kids(n);
+    memmove(&n->keys[k + 1], &n->keys[k], (size_t)(n->nkids - k) * sizeof *n->keys);
+    memmove(&kids[k + 1], &kids[k], (size_t)(n->nkids - k) * sizeof *kids);
+    n->keys[k] = lv->key[i];
+    kids[k] = c;
     n->nkids++;
     return c;
 }
@@ -342,11 +434,14 @@ static void rk__prune(rk_topic_tree *t, rk__topic_node **path, uint32_t depth)
             int found;
             uint32_t k = rk__kid_find(parent, rk__level_key(n->level, n->len), n->level, n->len, &found);
 
-            memmove(&parent->kids[k], &parent->kids[k + 1],
-                    (size_t)(parent->nkids - k - 1) * sizeof *parent->kids);
+            rk__topic_node **kids = rk__kids(parent);
+
+            memmove(&parent->keys[k], &parent->keys[k + 1],
+                    (size_t)(parent->nkids - k - 1) * sizeof *parent->keys);
+            memmove(&kids[k], &kids[k + 1], (size_t)(parent->nkids - k - 1) * sizeof *kids);
             if (--parent->nkids == 0) {
-                free(parent->kids);
-                parent->kids = NULL;
+                free(parent->keys);
+                parent->keys = NULL;
                 parent->kids_cap = 0;
             }
         }
@@ -389,7 +484,7 @@ void rk_topic_tree_destroy(rk_topic_tree *t)
         rk__topic_node *n = stack[sp - 1], *c = NULL;
 
         if (n->nkids > 0)
-            c = n->kids[--n->nkids].node;
+            c = rk__kids(n)[--n->nkids];
         else if (n->plus != NULL)
             c = n->plus, n->plus = NULL;
         else if (n->hash != NULL)
@@ -413,7 +508,6 @@ int rk_topic_subscribe(rk_topic_tree *t, const char *filter, uint64_t subscriber
     rk__topic_node *path[RK_TOPIC_MAX_LEVELS + 1]; /* T6 */
     rk__topic_levels lv;
     rk__topic_node *n;
-    uint64_t *subs;
     uint32_t k;
     int rc, found;
 
@@ -436,15 +530,11 @@ int rk_topic_subscribe(rk_topic_tree *t, const char *filter, uint64_t subscriber
     if (found)
         return rk__err(RK_EEXIST, "rk_topic_subscribe: subscriber 0x%llx already subscribes to \"%.*s\"",
                        (unsigned long long)subscriber, RK__TOPIC_QUOTE, filter);
-    if ((subs = rk__grow(n->subs, &n->subs_cap, n->nsubs, sizeof *subs)) == NULL) {
+    if (rk__subs_insert(n, k, subscriber) != 0) {
         rk__prune(t, path, lv.n);
         return rk__err(RK_ENOMEM, "rk_topic_subscribe: out of memory for subscriber of \"%.*s\"",
                        RK__TOPIC_QUOTE, filter);
     }
-    n->subs = subs;
-    memmove(&n->subs[k + 1], &n->subs[k], (size_t)(n->nsubs - k) * sizeof *n->subs);
-    n->subs[k] = subscriber; /* T4: still ascending */
-    n->nsubs++;
     t->count++;
     return 0;
 }
@@ -469,12 +559,7 @@ int rk_topic_unsubscribe(rk_topic_tree *t, const char *filter, uint64_t subscrib
     if (!found)
         return rk__err(RK_ENOENT, "rk_topic_unsubscribe: subscriber 0x%llx does not subscribe to \"%.*s\"",
                        (unsigned long long)subscriber, RK__TOPIC_QUOTE, filter);
-    memmove(&n->subs[k], &n->subs[k + 1], (size_t)(n->nsubs - k - 1) * sizeof *n->subs);
-    if (--n->nsubs == 0) {
-        free(n->subs);
-        n->subs = NULL;
-        n->subs_cap = 0;
-    }
+    rk__subs_remove(n, k);
     t->count--;
     rk__prune(t, path, lv.n); /* T5 */
     return 0;
@@ -527,8 +612,8 @@ static int rk__hits_add(rk__topic_hits *h, const rk__topic_node *n)
         return 0; /* an inner node: its filter has no subscriber of its own */
     if (h->n == h->cap && rk__hits_grow(h) != 0)
         return RK_ENOMEM;
-    h->v[h->n].p = n->subs;
-    h->v[h->n].end = n->subs + n->nsubs;
+    h->v[h->n].p = rk__subs(n);
+    h->v[h->n].end = rk__subs(n) + n->nsubs;
     h->n++;
     h->ids += n->nsubs;
     return 0;
@@ -579,7 +664,7 @@ static int rk__topic_walk(const rk_topic_tree *t, const char *topic, const rk__t
             k = rk__kid_find(n, lv->key[d], topic + lv->off[d], lv->len[d], &found);
             if (!found)
                 break;
-            n = n->kids[k].node;
+            n = rk__kids(n)[k];
             d++;
         }
         if (sp == 0)
