@@ -152,17 +152,23 @@ int rk_topic_match(const char *filter, const char *topic)
 
 enum { RK__NODE_ROOT, RK__NODE_EXACT, RK__NODE_PLUS, RK__NODE_HASH };
 
+/* Up to this many exact children (kids_cap) a node's keys are scanned; above it they are indexed. */
+#define RK__KIDS_SCAN 16
+
 typedef struct rk__topic_node rk__topic_node;
 
 /*
  * A node's exact children live in one allocation of kids_cap keys followed by kids_cap child pointers: a
- * search reads the dense key array (8 bytes a child) and dereferences only the child it finds. A filter
+ * search reads the dense key array (8 bytes a child) and dereferences only the child it finds. Above
+ * RK__KIDS_SCAN children the allocation also holds an index: 2 * kids_cap open-addressing slots that map a
+ * key to 1 + the position of the first child with that key (0: empty), so the walk finds a child in about
+ * one probe instead of log2(k) dependent loads; at most half the slots are used. A filter
  * usually has one subscriber, who is held in the node itself (subs.one) until a second one arrives, so the
  * common lookup reads no subscriber array.
  */
 struct rk__topic_node {
-    uint64_t *keys;         /* rk__level_key of the exact children, in T2 order, then their pointers (rk__kids);
-                               NULL while nkids is 0 */
+    uint64_t *keys;         /* rk__level_key of the exact children, in T2 order, then their pointers (rk__kids)
+                               and the index (rk__kid_slots); NULL while nkids is 0 */
     rk__topic_node *plus;   /* the '+' child, or NULL */
     rk__topic_node *hash;   /* the '#' child (a leaf, T3), or NULL */
     union {
@@ -202,6 +208,18 @@ static rk__topic_node **rk__kids(const rk__topic_node *n)
     return (rk__topic_node **)(n->keys + n->kids_cap);
 }
 
+/* The key index of a node with kids_cap > RK__KIDS_SCAN: 2 * kids_cap slots. */
+static uint32_t *rk__kid_slots(const rk__topic_node *n)
+{
+    return (uint32_t *)(rk__kids(n) + n->kids_cap);
+}
+
+/* The home slot of key in an index of mask + 1 slots (Fibonacci hashing of the folded key). */
+static uint32_t rk__key_slot(uint64_t key, uint32_t mask)
+{
+    return (uint32_t)(((key ^ (key >> 29)) * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
 /* The subscriber list (T4): nsubs entries. */
 static const uint64_t *rk__subs(const rk__topic_node *n)
 {
@@ -214,10 +232,13 @@ static const uint64_t *rk__subs(const rk__topic_node *n)
  * equal key is then an equal level, see rk__level_key); longer levels whose keys tie are told apart by
  * their bytes, in a binary search that starts at that lower bound.
  */
+static uint32_t rk__kid_settle(const rk__topic_node *n, uint32_t lo, uint64_t key, const char *p, size_t len,
+                               int *found);
+
 static uint32_t rk__kid_find(const rk__topic_node *n, uint64_t key, const char *p, size_t len, int *found)
 {
     const uint64_t *keys = n->keys, *b = keys;
-    uint32_t m = n->nkids, lo, hi;
+    uint32_t m = n->nkids;
 
     *found = 0;
     if (m == 0)
@@ -228,7 +249,19 @@ static uint32_t rk__kid_find(const rk__topic_node *n, uint64_t key, const char *
         b = b[half] < key ? b + half : b; /* the answer stays in [b, b + m] */
         m -= half;
     }
-    lo = (uint32_t)(b - keys) + (*b < key);
+    return rk__kid_settle(n, (uint32_t)(b - keys) + (*b < key), key, p, len, found);
+}
+
+/*
+ * rk__kid_find's answer given lo, the lower bound of key among n's keys (the first position whose key is not
+ * below it). *found was cleared by the caller.
+ */
+static uint32_t rk__kid_settle(const rk__topic_node *n, uint32_t lo, uint64_t key, const char *p, size_t len,
+                               int *found)
+{
+    const uint64_t *keys = n->keys;
+    uint32_t hi;
+
     if (lo == n->nkids || keys[lo] != key)
         return lo;
     if (len < 8) {
@@ -250,6 +283,34 @@ static uint32_t rk__kid_find(const rk__topic_node *n, uint64_t key, const char *
             hi = mid;
     }
     return lo;
+}
+
+/*
+ * The exact child of n for level (p, len) with key rk__level_key(p, len), or NULL: the walk's search, which
+ * needs no insertion point. Scans few keys (independent loads, no branch to mispredict per key) and probes
+ * the index of many.
+ */
+static const rk__topic_node *rk__kid_get(const rk__topic_node *n, uint64_t key, const char *p, size_t len)
+{
+    const uint64_t *keys = n->keys;
+    uint32_t lo = 0;
+    int found = 0;
+
+    if (n->kids_cap <= RK__KIDS_SCAN) {
+        for (uint32_t i = 0; i < n->nkids; i++)
+            lo += keys[i] < key;
+    } else {
+        const uint32_t *slots = rk__kid_slots(n);
+        uint32_t mask = (uint32_t)(2 * (size_t)n->kids_cap - 1), s, v;
+
+        for (s = rk__key_slot(key, mask); (v = slots[s]) != 0 && keys[v - 1] != key; s = (s + 1) & mask)
+            ;
+        if (v == 0)
+            return NULL;
+        lo = v - 1; /* the first child with this key: its lower bound */
+    }
+    lo = rk__kid_settle(n, lo, key, p, len, &found);
+    return found ? rk__kids(n)[lo] : NULL;
 }
 
 /* Binary search of a subscriber list (T4), with the same contract as rk__kid_find. */
@@ -293,16 +354,46 @@ static void *rk__grow(void *arr, uint32_t *cap, uint32_t used, size_t elem)
     return p;
 }
 
+/*
+ * Rebuilds n's key index from its keys (nothing to do at or below RK__KIDS_SCAN): O(kids_cap). Only the
+ * first of a run of equal keys (long levels that share their first 8 bytes) is entered; rk__kid_settle finds
+ * the others from it.
+ */
+static void rk__kids_index(rk__topic_node *n)
+{
+    uint32_t *slots, mask;
+
+    if (n->kids_cap <= RK__KIDS_SCAN)
+        return;
+    slots = rk__kid_slots(n);
+    mask = (uint32_t)(2 * (size_t)n->kids_cap - 1);
+    memset(slots, 0, 2 * (size_t)n->kids_cap * sizeof *slots);
+    for (uint32_t i = 0; i < n->nkids; i++) {
+        uint32_t s = rk__key_slot(n->keys[i], mask);
+
+        if (i > 0 && n->keys[i] == n->keys[i - 1])
+            continue;
+        while (slots[s] != 0)
+            s = (s + 1) & mask; /* ends: at most kids_cap of the 2 * kids_cap slots are used */
+        slots[s] = i + 1;
+    }
+}
+
 /* Makes room for one more exact child of n. Returns 0, or RK_ENOMEM with n unchanged. */
 static int rk__kids_reserve(rk__topic_node *n)
 {
     uint32_t ncap;
     uint64_t *keys;
+    size_t bytes;
 
     if (n->nkids < n->kids_cap)
         return 0;
-    ncap = n->kids_cap ? n->kids_cap * 2 : 4; /* no overflow: children are nodes, below 2^31 (T7) */
-    if ((keys = malloc((size_t)ncap * (sizeof *keys + sizeof(rk__topic_node *)))) == NULL)
+    /* No overflow: every child leads to a subscription (T5), so there are at most INT_MAX of them (T7). */
+    ncap = n->kids_cap ? n->kids_cap * 2 : 4;
+    bytes = (size_t)ncap * (sizeof *keys + sizeof(rk__topic_node *));
+    if (ncap > RK__KIDS_SCAN)
+        bytes += 2 * (size_t)ncap * sizeof(uint32_t);
+    if ((keys = malloc(bytes)) == NULL)
         return RK_ENOMEM;
     if (n->nkids > 0) {
         memcpy(keys, n->keys, n->nkids * sizeof *keys);
@@ -311,6 +402,7 @@ static int rk__kids_reserve(rk__topic_node *n)
     free(n->keys);
     n->keys = keys;
     n->kids_cap = ncap;
+    rk__kids_index(n);
     return 0;
 }
 
@@ -414,6 +506,7 @@ static rk__topic_node *rk__node_child_make(rk_topic_tree *t, rk__topic_node *n, 
     n->keys[k] = lv->key[i];
     kids[k] = c;
     n->nkids++;
+    rk__kids_index(n);
     return c;
 }
 
@@ -443,6 +536,8 @@ static void rk__prune(rk_topic_tree *t, rk__topic_node **path, uint32_t depth)
                 free(parent->keys);
                 parent->keys = NULL;
                 parent->kids_cap = 0;
+            } else {
+                rk__kids_index(parent);
             }
         }
         rk__node_free(t, n);
@@ -645,8 +740,6 @@ static int rk__topic_walk(const rk_topic_tree *t, const char *topic, const rk__t
     for (;;) {
         for (;;) {
             int wild_ok = d > 0 || !system;
-            uint32_t k;
-            int found;
 
             if (wild_ok && n->hash != NULL && rk__hits_add(h, n->hash) != 0)
                 return RK_ENOMEM;
@@ -659,12 +752,8 @@ static int rk__topic_walk(const rk_topic_tree *t, const char *topic, const rk__t
                 stack[sp].node = n->plus;
                 stack[sp++].d = d + 1;
             }
-            if (n->nkids == 0)
+            if (n->nkids == 0 || (n = rk__kid_get(n, lv->key[d], topic + lv->off[d], lv->len[d])) == NULL)
                 break;
-            k = rk__kid_find(n, lv->key[d], topic + lv->off[d], lv->len[d], &found);
-            if (!found)
-                break;
-            n = rk__kids(n)[k];
             d++;
         }
         if (sp == 0)
