@@ -30,18 +30,27 @@ typedef struct rk__topic_levels {
 } rk__topic_levels;
 
 /*
- * The search key of a level: its first 8 bytes, big-endian, zero-padded. Keys order levels as T2 does
+ * The search key of a level (p, len), of which `readable` bytes from p may be read (len or more): its first
+ * 8 bytes, big-endian, zero-padded. Keys order levels as T2 does
  * wherever they differ, because a level never contains a NUL: a zero byte in a key is padding, so it sorts a
  * level before every longer level it is a prefix of, as the "shorter first" rule wants. Equal keys mean equal
  * levels when both are 8 bytes or shorter; longer levels tie-break on their bytes (rk__kid_cmp).
  */
-static uint64_t rk__level_key(const char *p, size_t len)
+static uint64_t rk__level_key(const char *p, size_t len, size_t readable)
 {
-    uint64_t k = 0;
+    const unsigned char *b = (const unsigned char *)p;
     size_t m = len < 8 ? len : 8;
+    uint64_t k = 0;
 
+    if (readable >= 8) {
+        /* One big-endian 8-byte load (compilers emit a load and a byte swap), then the bytes past the level
+         * cleared: ~(~0 >> 8m) keeps the first m bytes, for m from 0 to 7. */
+        k = (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
+            (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | (uint64_t)b[7];
+        return m == 8 ? k : k & ~(~0ull >> (8 * m));
+    }
     for (size_t i = 0; i < m; i++)
-        k |= (uint64_t)(unsigned char)p[i] << (56 - 8 * i);
+        k |= (uint64_t)b[i] << (56 - 8 * i);
     return k;
 }
 
@@ -85,7 +94,7 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
                                      RK_TOPIC_MAX_LEVELS, RK_TOPIC_MAX_LEVELS + 1, start);
             lv->off[lv->n] = (uint16_t)start;
             lv->len[lv->n] = (uint16_t)(i - start);
-            lv->key[lv->n] = rk__level_key(s + start, i - start);
+            lv->key[lv->n] = rk__level_key(s + start, i - start, len + 1 - start); /* + 1: the NUL */
             lv->n++;
             if (c == '\0')
                 return 0;
@@ -154,17 +163,19 @@ enum { RK__NODE_ROOT, RK__NODE_EXACT, RK__NODE_PLUS, RK__NODE_HASH };
 
 /* Up to this many exact children (kids_cap) a node's keys are scanned; above it they are indexed. */
 #define RK__KIDS_SCAN 16
+/* The cache line size the trie's allocations are aligned to. */
+#define RK__LINE 64
 
 typedef struct rk__topic_node rk__topic_node;
 
 /*
  * A node's exact children live in one allocation of kids_cap keys followed by kids_cap child pointers: a
  * search reads the dense key array (8 bytes a child) and dereferences only the child it finds. Above
- * RK__KIDS_SCAN children the allocation also holds an index: 2 * kids_cap open-addressing slots that map a
- * key to 1 + the position of the first child with that key (0: empty), so the walk finds a child in about
- * one probe instead of log2(k) dependent loads; at most half the slots are used. A filter
- * usually has one subscriber, who is held in the node itself (subs.one) until a second one arrives, so the
- * common lookup reads no subscriber array.
+ * RK__KIDS_SCAN children the allocation also holds an index: 2 * kids_cap open-addressing slots of (key,
+ * child), so the walk finds a child in about one probe of one cache line instead of log2(k) dependent loads;
+ * at most half the slots are used. A filter usually has one subscriber, who is held in the node itself
+ * (subs.one) until a second one arrives, so the common lookup reads no subscriber array. Nodes and child
+ * arrays start on a cache line (RK__LINE), so the fields a walk reads from a node share one line.
  */
 struct rk__topic_node {
     uint64_t *keys;         /* rk__level_key of the exact children, in T2 order, then their pointers (rk__kids)
@@ -208,10 +219,22 @@ static rk__topic_node **rk__kids(const rk__topic_node *n)
     return (rk__topic_node **)(n->keys + n->kids_cap);
 }
 
+/* A slot of the key index: the first child whose level has this key (node NULL: an empty slot). */
+typedef struct rk__kid_slot {
+    uint64_t key;
+    const rk__topic_node *node;
+} rk__kid_slot;
+
 /* The key index of a node with kids_cap > RK__KIDS_SCAN: 2 * kids_cap slots. */
-static uint32_t *rk__kid_slots(const rk__topic_node *n)
+static rk__kid_slot *rk__kid_slots(const rk__topic_node *n)
 {
-    return (uint32_t *)(rk__kids(n) + n->kids_cap);
+    return (rk__kid_slot *)(rk__kids(n) + n->kids_cap);
+}
+
+/* size rounded up to whole cache lines, as aligned_alloc requires. */
+static size_t rk__line_round(size_t size)
+{
+    return (size + RK__LINE - 1) / RK__LINE * RK__LINE;
 }
 
 /* The home slot of key in an index of mask + 1 slots (Fibonacci hashing of the folded key). */
@@ -287,30 +310,38 @@ static uint32_t rk__kid_settle(const rk__topic_node *n, uint32_t lo, uint64_t ke
 
 /*
  * The exact child of n for level (p, len) with key rk__level_key(p, len), or NULL: the walk's search, which
- * needs no insertion point. Scans few keys (independent loads, no branch to mispredict per key) and probes
- * the index of many.
+ * needs no insertion point. It finds the first child with an equal key by a scan of few keys (independent
+ * loads, no branch per key) or a probe of the index; that child is the one unless the level is 8 bytes or
+ * longer and differs past its key, when siblings may share the key and rk__kid_find settles it.
  */
 static const rk__topic_node *rk__kid_get(const rk__topic_node *n, uint64_t key, const char *p, size_t len)
 {
-    const uint64_t *keys = n->keys;
-    uint32_t lo = 0;
-    int found = 0;
+    const rk__topic_node *c = NULL;
+    int found;
 
     if (n->kids_cap <= RK__KIDS_SCAN) {
+        const uint64_t *keys = n->keys;
+        uint32_t lo = 0;
+
         for (uint32_t i = 0; i < n->nkids; i++)
             lo += keys[i] < key;
+        if (lo < n->nkids && keys[lo] == key)
+            c = rk__kids(n)[lo];
     } else {
-        const uint32_t *slots = rk__kid_slots(n);
-        uint32_t mask = (uint32_t)(2 * (size_t)n->kids_cap - 1), s, v;
+        const rk__kid_slot *slots = rk__kid_slots(n);
+        uint32_t mask = (uint32_t)(2 * (size_t)n->kids_cap - 1);
 
-        for (s = rk__key_slot(key, mask); (v = slots[s]) != 0 && keys[v - 1] != key; s = (s + 1) & mask)
-            ;
-        if (v == 0)
-            return NULL;
-        lo = v - 1; /* the first child with this key: its lower bound */
+        for (uint32_t s = rk__key_slot(key, mask); slots[s].node != NULL; s = (s + 1) & mask) {
+            if (slots[s].key == key) {
+                c = slots[s].node;
+                break;
+            }
+        }
     }
-    lo = rk__kid_settle(n, lo, key, p, len, &found);
-    return found ? rk__kids(n)[lo] : NULL;
+    if (c == NULL || len < 8 || (c->len == len && memcmp(c->level + 8, p + 8, len - 8) == 0))
+        return c; /* below 8 bytes an equal key is an equal level (rk__level_key) */
+    c = rk__kids(n)[rk__kid_find(n, key, p, len, &found)];
+    return found ? c : NULL;
 }
 
 /* Binary search of a subscriber list (T4), with the same contract as rk__kid_find. */
@@ -356,26 +387,28 @@ static void *rk__grow(void *arr, uint32_t *cap, uint32_t used, size_t elem)
 
 /*
  * Rebuilds n's key index from its keys (nothing to do at or below RK__KIDS_SCAN): O(kids_cap). Only the
- * first of a run of equal keys (long levels that share their first 8 bytes) is entered; rk__kid_settle finds
- * the others from it.
+ * first of a run of equal keys (long levels that share their first 8 bytes) is entered; rk__kid_get falls
+ * back to rk__kid_find for the others.
  */
 static void rk__kids_index(rk__topic_node *n)
 {
-    uint32_t *slots, mask;
+    rk__kid_slot *slots;
+    uint32_t mask;
 
     if (n->kids_cap <= RK__KIDS_SCAN)
         return;
     slots = rk__kid_slots(n);
     mask = (uint32_t)(2 * (size_t)n->kids_cap - 1);
-    memset(slots, 0, 2 * (size_t)n->kids_cap * sizeof *slots);
+    for (size_t s = 0; s <= mask; s++)
+        slots[s] = (rk__kid_slot){ 0, NULL };
     for (uint32_t i = 0; i < n->nkids; i++) {
         uint32_t s = rk__key_slot(n->keys[i], mask);
 
         if (i > 0 && n->keys[i] == n->keys[i - 1])
             continue;
-        while (slots[s] != 0)
+        while (slots[s].node != NULL)
             s = (s + 1) & mask; /* ends: at most kids_cap of the 2 * kids_cap slots are used */
-        slots[s] = i + 1;
+        slots[s] = (rk__kid_slot){ n->keys[i], rk__kids(n)[i] };
     }
 }
 
@@ -392,8 +425,8 @@ static int rk__kids_reserve(rk__topic_node *n)
     ncap = n->kids_cap ? n->kids_cap * 2 : 4;
     bytes = (size_t)ncap * (sizeof *keys + sizeof(rk__topic_node *));
     if (ncap > RK__KIDS_SCAN)
-        bytes += 2 * (size_t)ncap * sizeof(uint32_t);
-    if ((keys = malloc(bytes)) == NULL)
+        bytes += 2 * (size_t)ncap * sizeof(rk__kid_slot);
+    if ((keys = aligned_alloc(RK__LINE, rk__line_round(bytes))) == NULL)
         return RK_ENOMEM;
     if (n->nkids > 0) {
         memcpy(keys, n->keys, n->nkids * sizeof *keys);
@@ -445,10 +478,12 @@ static void rk__subs_remove(rk__topic_node *n, uint32_t k)
 
 static rk__topic_node *rk__node_new(rk_topic_tree *t, int kind, const char *level, size_t len)
 {
-    rk__topic_node *n = calloc(1, sizeof *n + len);
+    size_t size = rk__line_round(sizeof(rk__topic_node) + len);
+    rk__topic_node *n = aligned_alloc(RK__LINE, size);
 
     if (n == NULL)
         return NULL;
+    memset(n, 0, size);
     n->kind = (uint8_t)kind;
     n->len = (uint16_t)len;
     if (len > 0)
@@ -525,7 +560,7 @@ static void rk__prune(rk_topic_tree *t, rk__topic_node **path, uint32_t depth)
             parent->hash = NULL;
         } else {
             int found;
-            uint32_t k = rk__kid_find(parent, rk__level_key(n->level, n->len), n->level, n->len, &found);
+            uint32_t k = rk__kid_find(parent, rk__level_key(n->level, n->len, n->len), n->level, n->len, &found);
 
             rk__topic_node **kids = rk__kids(parent);
 
