@@ -36,7 +36,7 @@ typedef struct rk__topic_levels {
  * level before every longer level it is a prefix of, as the "shorter first" rule wants. Equal keys mean equal
  * levels when both are 8 bytes or shorter; longer levels tie-break on their bytes (rk__kid_cmp).
  */
-static uint64_t rk__level_key(const char *p, size_t len, size_t readable)
+static inline uint64_t rk__level_key(const char *p, size_t len, size_t readable)
 {
     const unsigned char *b = (const unsigned char *)p;
     size_t m = len < 8 ? len : 8;
@@ -73,6 +73,7 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
 {
     const char *what = is_filter ? "filter" : "topic";
     size_t len, start = 0;
+    uint32_t n = 0;
 
     if (s == NULL)
         return rk__err(RK_EINVAL, "%s: %s is NULL", fn, what);
@@ -81,7 +82,6 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
         return rk__err(RK_EINVAL, "%s: %s is empty", fn, what);
     if (len > RK_TOPIC_MAX_LEN)
         return RK__TOPIC_BAD(fn, what, s, len, "longer than %d bytes", RK_TOPIC_MAX_LEN);
-    lv->n = 0;
     for (size_t i = 0;; i++) {
         char c;
 
@@ -89,15 +89,17 @@ static int rk__topic_split(const char *s, int is_filter, const char *fn, rk__top
             i++; /* s[len] is the NUL, so this stops there at the latest */
         c = s[i];
         if (c == '/' || c == '\0') {
-            if (lv->n == RK_TOPIC_MAX_LEVELS)
+            if (n == RK_TOPIC_MAX_LEVELS)
                 return RK__TOPIC_BAD(fn, what, s, len, "more than %d levels (level %d starts at offset %zu)",
                                      RK_TOPIC_MAX_LEVELS, RK_TOPIC_MAX_LEVELS + 1, start);
-            lv->off[lv->n] = (uint16_t)start;
-            lv->len[lv->n] = (uint16_t)(i - start);
-            lv->key[lv->n] = rk__level_key(s + start, i - start, len + 1 - start); /* + 1: the NUL */
-            lv->n++;
-            if (c == '\0')
+            lv->off[n] = (uint16_t)start;
+            lv->len[n] = (uint16_t)(i - start);
+            lv->key[n] = rk__level_key(s + start, i - start, len + 1 - start); /* + 1: the NUL */
+            if (c == '\0') {
+                lv->n = n + 1;
                 return 0;
+            }
+            n++;
             start = i + 1;
         } else if (c == '+' || c == '#') {
             if (!is_filter)
@@ -736,7 +738,7 @@ static int rk__hits_grow(rk__topic_hits *h)
     return 0;
 }
 
-static int rk__hits_add(rk__topic_hits *h, const rk__topic_node *n)
+static inline int rk__hits_add(rk__topic_hits *h, const rk__topic_node *n)
 {
     if (n->nsubs == 0)
         return 0; /* an inner node: its filter has no subscriber of its own */
@@ -810,12 +812,13 @@ static int rk__merge_small(const rk__topic_hits *h, uint64_t *out, uint32_t cap)
             uint64_t x = *p;
             uint32_t j = u;
 
-            while (j > 0 && ids[j - 1] > x)
-                j--;
-            if (j > 0 && ids[j - 1] == x)
-                continue; /* a subscriber of an earlier run */
-            for (uint32_t i = u; i > j; i--)
-                ids[i] = ids[i - 1];
+            for (; j > 0 && ids[j - 1] > x; j--)
+                ids[j] = ids[j - 1]; /* shifts the larger ones up as it goes */
+            if (j > 0 && ids[j - 1] == x) {
+                for (; j < u; j++)
+                    ids[j] = ids[j + 1]; /* a subscriber of an earlier run: undo the shift */
+                continue;
+            }
             ids[j] = x;
             u++;
         }
