@@ -319,6 +319,7 @@ static uint32_t rk__kid_settle(const rk__topic_node *n, uint32_t lo, uint64_t ke
 static const rk__topic_node *rk__kid_get(const rk__topic_node *n, uint64_t key, const char *p, size_t len)
 {
     const rk__topic_node *c = NULL;
+    uint32_t k;
     int found;
 
     if (n->kids_cap <= RK__KIDS_SCAN) {
@@ -342,8 +343,8 @@ static const rk__topic_node *rk__kid_get(const rk__topic_node *n, uint64_t key, 
     }
     if (c == NULL || len < 8 || (c->len == len && memcmp(c->level + 8, p + 8, len - 8) == 0))
         return c; /* below 8 bytes an equal key is an equal level (rk__level_key) */
-    c = rk__kids(n)[rk__kid_find(n, key, p, len, &found)];
-    return found ? c : NULL;
+    k = rk__kid_find(n, key, p, len, &found);
+    return found ? rk__kids(n)[k] : NULL;
 }
 
 /* Binary search of a subscriber list (T4), with the same contract as rk__kid_find. */
