@@ -684,6 +684,15 @@ static void many_siblings(void **state)
  * 8-byte prefix itself: the children are indexed by key, so every one of these levels has the same key
  * and only its bytes tell it apart. Inserted, looked up (present and absent) and removed out of order.
  */
+/* Sibling k of many_long_siblings: every third is short (a key of its own), the others long. */
+static void sibling_filter(char *f, size_t cap, int k)
+{
+    if (k % 3 == 0)
+        snprintf(f, cap, "dev/s%d/temp", k);
+    else
+        snprintf(f, cap, "dev/sensor-%05d/temp", k);
+}
+
 static void many_long_siblings(void **state)
 {
     rk_topic_tree *t = tree_new();
@@ -694,19 +703,13 @@ static void many_long_siblings(void **state)
     for (int i = 0; i < 300; i++) {
         int k = (i * 7919) % 300;
 
-        if (k % 3 == 0)
-            snprintf(f, sizeof f, "dev/s%d/temp", k); /* short: a key of its own */
-        else
-            snprintf(f, sizeof f, "dev/sensor-%05d/temp", k);
+        sibling_filter(f, sizeof f, k);
         assert_int_equal(rk_topic_subscribe(t, f, (uint64_t)k), 0);
     }
     assert_int_equal(rk_topic_subscribe(t, "dev/sensor-0/temp", 1000), 0); /* exactly the 8 key bytes */
     assert_int_equal(rk_topic_subscribe(t, "dev/sensor-/temp", 1001), 0);  /* 7 bytes: a prefix */
     for (int k = 0; k < 300; k++) {
-        if (k % 3 == 0)
-            snprintf(f, sizeof f, "dev/s%d/temp", k);
-        else
-            snprintf(f, sizeof f, "dev/sensor-%05d/temp", k);
+        sibling_filter(f, sizeof f, k);
         assert_int_equal(rk_topic_lookup(t, f, out, 2), 1);
         assert_int_equal(out[0], (uint64_t)k);
         snprintf(f, sizeof f, "dev/sensor-%05dx/temp", k); /* absent: a longer level with the same key */
@@ -726,10 +729,7 @@ static void many_long_siblings(void **state)
     for (int i = 299; i >= 0; i--) {
         int k = (i * 7919) % 300;
 
-        if (k % 3 == 0)
-            snprintf(f, sizeof f, "dev/s%d/temp", k);
-        else
-            snprintf(f, sizeof f, "dev/sensor-%05d/temp", k);
+        sibling_filter(f, sizeof f, k);
         assert_int_equal(rk_topic_unsubscribe(t, f, (uint64_t)k), 0);
         if (i % 50 == 0) { /* the survivors are still found after removals rebuilt the index */
             for (int j = 0; j < i; j++) {
