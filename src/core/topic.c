@@ -10,6 +10,7 @@
  *    └──hash──> [#] {subs}                           (not for '$' topics)
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,8 @@ struct rk__topic_node {
     uint8_t kind;           /* RK__NODE_*: how the parent holds this node, for pruning */
     char level[];           /* the level's bytes, not NUL-terminated (exact nodes) */
 };
+
+_Static_assert(offsetof(rk__topic_node, level) <= RK__LINE, "a node's fields fit the cache line it starts on");
 
 struct rk_topic_tree {
     rk__topic_node *root;   /* never NULL, never pruned (T1) */
@@ -481,7 +484,7 @@ static void rk__subs_remove(rk__topic_node *n, uint32_t k)
 
 static rk__topic_node *rk__node_new(rk_topic_tree *t, int kind, const char *level, size_t len)
 {
-    size_t size = rk__line_round(sizeof(rk__topic_node) + len);
+    size_t size = rk__line_round(offsetof(rk__topic_node, level) + len);
     rk__topic_node *n = aligned_alloc(RK__LINE, size);
 
     if (n == NULL)
