@@ -236,11 +236,6 @@ static rk__kid_slot *rk__kid_slots(const rk__topic_node *n)
     return (rk__kid_slot *)(rk__kids(n) + n->kids_cap);
 }
 
-/* size rounded up to whole cache lines, as aligned_alloc requires. */
-static size_t rk__line_round(size_t size)
-{
-    return (size + RK__LINE - 1) / RK__LINE * RK__LINE;
-}
 
 /* The home slot of key in an index of mask + 1 slots (Fibonacci hashing of the folded key). */
 static uint32_t rk__key_slot(uint64_t key, uint32_t mask)
@@ -432,7 +427,7 @@ static int rk__kids_reserve(rk__topic_node *n)
     bytes = (size_t)ncap * (sizeof *keys + sizeof(rk__topic_node *));
     if (ncap > RK__KIDS_SCAN)
         bytes += 2 * (size_t)ncap * sizeof(rk__kid_slot);
-    if ((keys = aligned_alloc(RK__LINE, rk__line_round(bytes))) == NULL)
+    if ((keys = rk__aligned_zalloc(RK__LINE, bytes)) == NULL)
         return RK_ENOMEM;
     if (n->nkids > 0) {
         memcpy(keys, n->keys, n->nkids * sizeof *keys);
@@ -484,12 +479,10 @@ static void rk__subs_remove(rk__topic_node *n, uint32_t k)
 
 static rk__topic_node *rk__node_new(rk_topic_tree *t, int kind, const char *level, size_t len)
 {
-    size_t size = rk__line_round(offsetof(rk__topic_node, level) + len);
-    rk__topic_node *n = aligned_alloc(RK__LINE, size);
+    rk__topic_node *n = rk__aligned_zalloc(RK__LINE, offsetof(rk__topic_node, level) + len);
 
     if (n == NULL)
         return NULL;
-    memset(n, 0, size);
     n->kind = (uint8_t)kind;
     n->len = (uint16_t)len;
     if (len > 0)
