@@ -16,8 +16,9 @@
  * a network frame) must reject an embedded NUL itself, or the topic would be read as its prefix.
  *
  * The trie (rk_topic_tree) maps filters to sets of 64-bit subscriber ids (actor addresses, rk_addr). A node
- * stands for a filter prefix; its children are the exact levels that follow it (a sorted array), plus one
- * slot for a '+' child and one for a '#' child. Invariants (cited in topic.c as T1..T7):
+ * stands for a filter prefix; its children are the exact levels that follow it (a sorted array, each child
+ * with an 8-byte key of its level beside it, and a hash index of the keys when there are more than 16),
+ * plus one slot for a '+' child and one for a '#' child. Invariants (cited in topic.c as T1..T7):
  *   T1  The root stands for the empty prefix and holds no subscriber (the empty filter is invalid).
  *   T2  A node's exact children are unique and sorted by level bytes (memcmp order, then length); an exact
  *       level never contains '/', '+' or '#'. '+' children live only in the plus slot, '#' in the hash slot.
@@ -32,17 +33,26 @@
  *       every count the API returns as an int fits.
  *
  * Costs, for a filter or topic of L levels, a node with k exact children and s subscribers:
- *   subscribe, unsubscribe  O(L log k) level comparisons to find the path, plus O(k) to insert or remove a
- *                           child and O(s) to insert or remove a subscriber (sorted arrays, memmove).
- *   lookup                  O(V log k) for the V nodes the walk visits (the exact and the '+' branch at every
- *                           level: V <= the number of nodes, and small for realistic trees), plus, when more
- *                           than one filter matches, O(m log m) to merge the m matched subscriptions without
- *                           duplicates. One matching filter copies its list as it is.
- *   memory                  about 56 bytes a node plus its level bytes, 8 bytes a child pointer and 8 bytes a
- *                           subscriber (arrays double as they grow).
- * Sorted arrays of children keep lookups cache-friendly and allocation-free for the usual fan-out (tens per
- * level); a level with 10^4 or more distinct siblings would make subscribing quadratic in that fan-out and
- * want a hash table instead.
+ *   subscribe, unsubscribe  O(L log k) key comparisons to find the path, plus O(k) to insert or remove a
+ *                           child (sorted arrays, memmove, and the index rebuilt above 16 children) and O(s)
+ *                           to insert or remove a subscriber.
+ *   lookup                  one pass over the topic (its levels and their keys, computed once), then O(1)
+ *                           expected per node the walk visits (the exact and the '+' branch at every level:
+ *                           V <= the number of nodes, and small for realistic trees): a scan of at most 16
+ *                           keys or one probe of the index; only levels of 8 bytes or more that share their
+ *                           first 8 bytes with a sibling's take O(log k) byte comparisons. Then the union of
+ *                           the m subscriptions of the r matched filters, written straight to out: a copy for
+ *                           one filter, insertion into a sorted buffer up to 64 subscriptions, a heap merge of
+ *                           the r lists above that, O(m log r). No allocation unless more than 32 filters
+ *                           with subscribers match.
+ *   memory                  64 bytes a node, on a cache line of its own (128 for a level over 13 bytes), with
+ *                           its first subscriber inside; 8 bytes a subscriber from the second on; 16 bytes a
+ *                           child (key and pointer) and 32 more a child in the index of a node with more than
+ *                           16 (arrays double as they grow).
+ * A lookup is bound by cache misses, a line or two for each node it visits, not by comparisons: in the
+ * 10,000-subscription trie of k2k_bench it takes about 80 ns while the part of the trie it touches fits the
+ * L2 cache and about twice that when it does not (docs/BENCHMARKS.md, section 5b). Subscribing is O(k) per
+ * child added, so building a level of 10^4 or more distinct siblings is quadratic in that fan-out.
  *
  * Thread safety: a tree is not locked inside. rk_topic_lookup, rk_topic_tree_count and rk_topic_tree_nodes
  * only read it, so any number of threads may call them at once; rk_topic_subscribe, rk_topic_unsubscribe
@@ -121,8 +131,8 @@ int rk_topic_unsubscribe(rk_topic_tree *t, const char *filter, uint64_t subscrib
  * ascending order and returns count, which may exceed cap: the caller then retries with a buffer of count
  * entries. cap may be 0 (out may then be NULL) to ask for the count alone. Returns the count (0 if nothing
  * matches); RK_EINVAL if t is NULL, out is NULL with cap > 0, or the topic is invalid (including one with a
- * wildcard); RK_ENOMEM if more than one filter matches and the merge needs more than a small stack buffer
- * and cannot allocate it. Only reads the tree (see thread safety above).
+ * wildcard); RK_ENOMEM if more than 32 filters with subscribers match and the list of them, which then
+ * outgrows its stack buffer, cannot be allocated. Only reads the tree (see thread safety above).
  */
 int rk_topic_lookup(const rk_topic_tree *t, const char *topic, uint64_t *out, uint32_t cap);
 

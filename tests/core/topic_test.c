@@ -679,6 +679,74 @@ static void many_siblings(void **state)
     rk_topic_tree_destroy(t);
 }
 
+/*
+ * Hundreds of siblings whose levels share their first 8 bytes ("sensor-0..."), beside short ones and the
+ * 8-byte prefix itself: the children are indexed by key, so every one of these levels has the same key
+ * and only its bytes tell it apart. Inserted, looked up (present and absent) and removed out of order.
+ */
+/* Sibling k of many_long_siblings: every third is short (a key of its own), the others long. */
+static void sibling_filter(char *f, size_t cap, int k)
+{
+    if (k % 3 == 0)
+        snprintf(f, cap, "dev/s%d/temp", k);
+    else
+        snprintf(f, cap, "dev/sensor-%05d/temp", k);
+}
+
+static void many_long_siblings(void **state)
+{
+    rk_topic_tree *t = tree_new();
+    uint64_t out[2];
+    char f[64];
+
+    (void)state;
+    for (int i = 0; i < 300; i++) {
+        int k = (i * 7919) % 300;
+
+        sibling_filter(f, sizeof f, k);
+        assert_int_equal(rk_topic_subscribe(t, f, (uint64_t)k), 0);
+    }
+    assert_int_equal(rk_topic_subscribe(t, "dev/sensor-0/temp", 1000), 0); /* exactly the 8 key bytes */
+    assert_int_equal(rk_topic_subscribe(t, "dev/sensor-/temp", 1001), 0);  /* 7 bytes: a prefix */
+    for (int k = 0; k < 300; k++) {
+        sibling_filter(f, sizeof f, k);
+        assert_int_equal(rk_topic_lookup(t, f, out, 2), 1);
+        assert_int_equal(out[0], (uint64_t)k);
+        snprintf(f, sizeof f, "dev/sensor-%05dx/temp", k); /* absent: a longer level with the same key */
+        assert_int_equal(rk_topic_lookup(t, f, out, 2), 0);
+    }
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor-00000/temp", out, 2), 0); /* k = 0 is short */
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor-0/temp", out, 2), 1);
+    assert_int_equal(out[0], 1000);
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor-/temp", out, 2), 1);
+    assert_int_equal(out[0], 1001);
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor-0x/temp", out, 2), 0);
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor/temp", out, 2), 0);
+    assert_int_equal(rk_topic_unsubscribe(t, "dev/sensor-0/temp", 1000), 0);
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor-0/temp", out, 2), 0);
+    assert_int_equal(rk_topic_lookup(t, "dev/sensor-00001/temp", out, 2), 1);
+    assert_int_equal(rk_topic_unsubscribe(t, "dev/sensor-/temp", 1001), 0);
+    for (int i = 299; i >= 0; i--) {
+        int k = (i * 7919) % 300;
+
+        sibling_filter(f, sizeof f, k);
+        assert_int_equal(rk_topic_unsubscribe(t, f, (uint64_t)k), 0);
+        if (i % 50 == 0) { /* the survivors are still found after removals rebuilt the index */
+            for (int j = 0; j < i; j++) {
+                int kj = (j * 7919) % 300;
+
+                if (kj % 3 == 0)
+                    continue;
+                snprintf(f, sizeof f, "dev/sensor-%05d/temp", kj);
+                assert_int_equal(rk_topic_lookup(t, f, out, 2), 1);
+                assert_int_equal(out[0], (uint64_t)kj);
+            }
+        }
+    }
+    assert_int_equal(rk_topic_tree_nodes(t), 1);
+    rk_topic_tree_destroy(t);
+}
+
 /* ---- Randomized comparison with the reference ------------------------------------------------------- */
 
 /* TSan slows the single-threaded brute-force reference about tenfold and has nothing to check in it, so a
@@ -704,16 +772,27 @@ typedef struct rand_sub {
     int live;
 } rand_sub;
 
+/* The levels random filters and topics are drawn from: the last one appears only in topics. */
+typedef struct rand_alphabet {
+    const char *const *levels;
+    uint64_t filter_levels, topic_levels;
+} rand_alphabet;
+
 /* Levels are few and short so that filters and topics collide often; "d" appears only in topics. */
-static const char *const rand_levels[] = { "a", "b", "c", "$SYS", "", "ab", "d" };
-#define RAND_FILTER_LEVELS 6
-#define RAND_TOPIC_LEVELS 7
+static const char *const short_levels[] = { "a", "b", "c", "$SYS", "", "ab", "d" };
+static const rand_alphabet rand_short = { short_levels, 6, 7 };
+
+/* Levels of 8 bytes and more that share their first 8 bytes (the trie's search key) or are prefixes of one
+ * another, beside shorter ones, so that equal keys of different levels meet in one node. */
+static const char *const long_levels[] = { "abcdefgh", "abcdefghi", "abcdefghj", "abcdefg",    "",
+                                           "abcdefgh01", "x",       "abcdefgh012", "abcdefghk" };
+static const rand_alphabet rand_long = { long_levels, 8, 9 };
 
 /*
  * A random filter (filter != 0) or topic of 1 to 5 levels. A filter level is '+' with probability 2/9 and,
  * when it is the last level, '#' with probability 1/9. root_wild = 0 keeps wildcards out of the first level.
  */
-static void rand_string(uint64_t *rng, char *buf, int filter, int root_wild)
+static void rand_string(const rand_alphabet *a, uint64_t *rng, char *buf, int filter, int root_wild)
 {
     size_t len;
 
@@ -723,9 +802,9 @@ static void rand_string(uint64_t *rng, char *buf, int filter, int root_wild)
         len = 0;
         for (uint32_t i = 0; i < n; i++) {
             int wild = filter && (i > 0 || root_wild);
-            uint64_t r = rng_next(rng) % (filter ? RAND_FILTER_LEVELS + (wild ? 3 : 0) : RAND_TOPIC_LEVELS);
-            const char *l = r < RAND_FILTER_LEVELS || !filter ? rand_levels[r]
-                            : r == RAND_FILTER_LEVELS + 2 && i == n - 1 ? "#"
+            uint64_t r = rng_next(rng) % (filter ? a->filter_levels + (wild ? 3 : 0) : a->topic_levels);
+            const char *l = r < a->filter_levels || !filter ? a->levels[r]
+                            : r == a->filter_levels + 2 && i == n - 1 ? "#"
                                                                          : "+";
 
             if (i > 0)
@@ -755,8 +834,8 @@ static int reference_lookup(const rand_sub *subs, size_t n, const char *topic, u
 }
 
 /* Compares `topics` random lookups with the reference; counts the topics nothing matched in *misses. */
-static void compare_with_reference(const rk_topic_tree *t, const rand_sub *subs, size_t n, uint64_t *rng,
-                                   int topics, int *misses)
+static void compare_with_reference(const rand_alphabet *a, const rk_topic_tree *t, const rand_sub *subs,
+                                   size_t n, uint64_t *rng, int topics, int *misses)
 {
     uint64_t got[RAND_IDS], want[RAND_FILTERS];
     char topic[64];
@@ -764,7 +843,7 @@ static void compare_with_reference(const rk_topic_tree *t, const rand_sub *subs,
     for (int i = 0; i < topics; i++) {
         int nw, ng;
 
-        rand_string(rng, topic, 0, 0);
+        rand_string(a, rng, topic, 0, 0);
         nw = reference_lookup(subs, n, topic, want);
         ng = rk_topic_lookup(t, topic, got, RAND_IDS);
         if (ng != nw || memcmp(got, want, (size_t)nw * sizeof *got) != 0)
@@ -778,7 +857,7 @@ static void compare_with_reference(const rk_topic_tree *t, const rand_sub *subs,
  * `topics` topics; then about half unsubscribed and compared again on topics / 2; then the rest
  * unsubscribed, which must leave the bare root. Returns how many lookups matched nothing.
  */
-static int random_run(uint64_t seed, int nf, int topics, int root_wild)
+static int random_run(const rand_alphabet *a, uint64_t seed, int nf, int topics, int root_wild)
 {
     rand_sub *subs = calloc((size_t)nf, sizeof *subs);
     uint64_t ids[RAND_IDS], rng = seed;
@@ -792,7 +871,7 @@ static int random_run(uint64_t seed, int nf, int topics, int root_wild)
     for (int i = 0; i < nf; i++) {
         int rc, dup = 0;
 
-        rand_string(&rng, subs[i].filter, 1, root_wild);
+        rand_string(a, &rng, subs[i].filter, 1, root_wild);
         subs[i].id = ids[rng_next(&rng) % RAND_IDS];
         for (int j = 0; j < i; j++)
             dup |= subs[j].live && subs[j].id == subs[i].id && strcmp(subs[j].filter, subs[i].filter) == 0;
@@ -803,7 +882,7 @@ static int random_run(uint64_t seed, int nf, int topics, int root_wild)
         live += !dup;
     }
     assert_int_equal(rk_topic_tree_count(t), live);
-    compare_with_reference(t, subs, (size_t)nf, &rng, topics, &misses);
+    compare_with_reference(a, t, subs, (size_t)nf, &rng, topics, &misses);
 
     for (int i = 0; i < nf; i++) {
         if (!subs[i].live || (rng_next(&rng) & 1))
@@ -814,7 +893,7 @@ static int random_run(uint64_t seed, int nf, int topics, int root_wild)
         live--;
     }
     assert_int_equal(rk_topic_tree_count(t), live);
-    compare_with_reference(t, subs, (size_t)nf, &rng, topics / 2, &misses);
+    compare_with_reference(a, t, subs, (size_t)nf, &rng, topics / 2, &misses);
 
     for (int i = nf - 1; i >= 0; i--) {
         if (subs[i].live)
@@ -831,7 +910,14 @@ static int random_run(uint64_t seed, int nf, int topics, int root_wild)
 static void random_dense(void **state)
 {
     (void)state;
-    random_run(0x5eed2024ull, RAND_FILTERS, RAND_TOPICS, 1);
+    random_run(&rand_short, 0x5eed2024ull, RAND_FILTERS, RAND_TOPICS, 1);
+}
+
+/* Long levels whose first 8 bytes coincide: the trie's keys tie and the level bytes must decide. */
+static void random_long_levels(void **state)
+{
+    (void)state;
+    random_run(&rand_long, 0x10a9e7e1ull, RAND_FILTERS, RAND_TOPICS, 1);
 }
 
 /* Sparse: 60 filters with no wildcard at the root, so many topics match nothing or one filter. */
@@ -840,7 +926,7 @@ static void random_sparse(void **state)
     int misses;
 
     (void)state;
-    misses = random_run(0x0ddba11ull, 60, 3000, 0);
+    misses = random_run(&rand_short, 0x0ddba11ull, 60, 3000, 0);
     assert_true(misses > 300 && misses < 4000); /* both misses and hits were compared */
 }
 
@@ -854,8 +940,8 @@ static void reference_agrees(void **state)
     for (int i = 0; i < 100000; i++) {
         int want, got;
 
-        rand_string(&rng, f, 1, 1);
-        rand_string(&rng, t, 0, 0);
+        rand_string(&rand_short, &rng, f, 1, 1);
+        rand_string(&rand_short, &rng, t, 0, 0);
         want = ref_match(f, t);
         got = rk_topic_match(f, t);
         if (got != want)
@@ -994,6 +1080,8 @@ int main(void)
         cmocka_unit_test(many_siblings),
         cmocka_unit_test(random_dense),
         cmocka_unit_test(random_sparse),
+        cmocka_unit_test(random_long_levels),
+        cmocka_unit_test(many_long_siblings),
         cmocka_unit_test(reference_agrees),
         cmocka_unit_test(plus_every_position),
         cmocka_unit_test(concurrent_lookups),
