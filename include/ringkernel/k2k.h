@@ -33,8 +33,12 @@
  * Threads: the endpoint functions are thread-safe (one lock per runtime; resolve once and keep the address).
  * The rk_actor_* functions may be called only from inside a handler, with its ctx.
  *
- * Backends: K2K runs on the CPU backend. On other backends kernels have no inbox yet: rk_actor_send is a
- * CPU handler function, and a send can only reach a kernel of the sender's own runtime.
+ * Backends: K2K runs on the CPU and CUDA backends. rk_actor_* are CPU handler functions; a GPU actor sends
+ * with rk_k2k_send / rk_k2k_send_reserve + commit, answers with rk_reply and resolves names with
+ * rk_k2k_resolve (device.cuh). CUDA inboxes are device-memory rings (cuda.h: per-slot sequence numbers, no
+ * host hop); the endpoint functions below also feed the device's endpoint table. A send can only reach a
+ * kernel of the sender's own runtime. Topics (rk_subscribe/rk_publish) are CPU-only for now: on CUDA
+ * rk_subscribe answers RK_ENOTSUP. Vulkan kernels have no inbox.
  *
  * Topics (publish/subscribe, MQTT semantics: topic.h). The host subscribes a kernel to a topic filter with
  * rk_subscribe, a handler subscribes its own actor with rk_actor_subscribe; the host publishes with
