@@ -19,25 +19,12 @@
 
 #include "ringkernel/builtin.h"
 #include "ringkernel/ringkernel.h"
+#include "gpu/gpu_test_util.h"
 
 int rk_test_actors_linked(void);
 
-/* RK_GPU_QUICK=1 scales the message counts down (for compute-sanitizer runs, ~100x slower). */
-static uint64_t scale(uint64_t full)
-{
-    const char *q = getenv("RK_GPU_QUICK");
-    return q != NULL && q[0] == '1' ? (full / 100 > 0 ? full / 100 : 1) : full;
-}
-
-static rk_runtime *new_rt(void)
-{
-    rk_runtime *rt = NULL;
-    rk_runtime_opts o = { .backend = RK_BACKEND_CUDA };
-    int rc = rk_runtime_create(&rt, &o);
-    if (rc != 0)
-        fail_msg("rk_runtime_create(CUDA): %s: %s", rk_err_name(rc), rk_last_error());
-    return rt;
-}
+static uint64_t scale(uint64_t full) { return gpu_scale(full, 100); }
+static rk_runtime *new_rt(void) { return gpu_new_rt(); }
 
 static void send_u64(rk_kernel *k, uint64_t type, uint64_t v, uint8_t flags)
 {

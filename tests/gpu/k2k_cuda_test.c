@@ -19,6 +19,7 @@
 
 #include "k2k_shared.h"
 #include "ringkernel/ringkernel.h"
+#include "gpu/gpu_test_util.h"
 
 int k2k_test_actors_linked(void);
 int k2k_run_stress(uint32_t blocks, uint32_t threads, uint32_t per_producer, uint32_t capacity,
@@ -27,22 +28,8 @@ int k2k_stress_max_blocks(uint32_t threads);
 
 #define TIMEOUT RK_TIMEOUT_MS(10000)
 
-/* RK_GPU_QUICK=1 scales the message counts down (for compute-sanitizer runs). */
-static uint64_t scale(uint64_t full)
-{
-    const char *q = getenv("RK_GPU_QUICK");
-    return q != NULL && q[0] == '1' ? (full / 50 > 0 ? full / 50 : 1) : full;
-}
-
-static rk_runtime *new_rt(void)
-{
-    rk_runtime *rt = NULL;
-    rk_runtime_opts o = { .backend = RK_BACKEND_CUDA };
-    int rc = rk_runtime_create(&rt, &o);
-    if (rc != 0)
-        fail_msg("rk_runtime_create(CUDA): %s: %s", rk_err_name(rc), rk_last_error());
-    return rt;
-}
+static uint64_t scale(uint64_t full) { return gpu_scale(full, 50); }
+static rk_runtime *new_rt(void) { return gpu_new_rt(); }
 
 static rk_kernel *launch(rk_runtime *rt, const char *actor, uint32_t capacity)
 {
