@@ -149,8 +149,9 @@ typedef struct rk_cuda_actor_def {
      * dynamic shared memory; cooperative != 0 uses cudaLaunchCooperativeKernel. Returns a cudaError_t. */
     int (*launch)(const struct rk_device_args *args, unsigned grid, unsigned block, size_t shmem,
                   int cooperative, void *stream);
-    /* cudaOccupancyMaxActiveBlocksPerMultiprocessor for the loop. Returns a cudaError_t. */
-    int (*occupancy)(int *blocks_per_sm, unsigned block, size_t shmem);
+    /* cudaOccupancyMaxActiveBlocksPerMultiprocessor for the loop (ll != 0: the low-latency loop's kernel).
+     * Returns a cudaError_t. */
+    int (*occupancy)(int *blocks_per_sm, unsigned block, size_t shmem, int ll);
 } rk_cuda_actor_def;
 
 /**

@@ -919,20 +919,27 @@ __device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_ha
 
 /* ---- The low-latency loop (RK_LAUNCH_LOW_LATENCY; the LL encoding of abi.h) -------------------------
  *
- * One warp serves the kernel; lane 0 is the coordinator. A step:
- *   1. every lane reads wire word `lane` of the next slot (of the next k slots after a busy step) with a
- *      relaxed 64-bit load; a slot is there when every head word carries its flag (a warp vote). That one
- *      read is the poll and the data: no head index, no second bus crossing. The low halves land in the
- *      shared request stage; the rest of a long payload is read (and waited for) word by word.
- *   2. lane i takes message i (checks, HLC maximum), the warp reduces the maxima, lane 0 derives the
- *      batch's HLC (rk__batch_hlc); lane i runs the handler (lane 0 runs all of them in an ordered actor).
- *      Replies go to the shared reply stage (rk__reply_env); gaps get skip envelopes, as in the main loop.
- *   3. the warp writes each reply's wire words with relaxed 64-bit stores, flag = its K2H position + 1.
- *      No fence: the host accepts a word by its flag.
- * The H2K tail (slots the host may reuse), the counters and the HLC words are published behind one
- * system fence only every capacity/4 messages, after 4 idle polls, and at the end, so the fence is off the
- * path of a request that is waiting. The host owns K2H head in this mode (runtime.c L3); the kernel reads
- * K2H tail for room as usual.
+ * Two warps. Warp 0 serves, its lane 0 coordinates; warp 1 (its lane 0) watches the control block. Every
+ * choice below was measured against the bare LL echo of bench/ll_lab.cu on the H200:
+ *   - The serving warp issues ONE bus read per poll: a second read in the same warp (the control words),
+ *     even one whose value is used late, added more than a bus round trip to the round trip; the same read
+ *     in another warp cost nothing. So warp 1 reads terminate and pause (~every microsecond) and hands them
+ *     over through shared memory, and beats the heartbeat while warp 0 makes progress.
+ *   - One slot per poll: a poll of k slots is k load instructions, and those did not overlap either.
+ *   - A system fence after the reply's wire stores: the host accepts each word by its flag, so the fence
+ *     is not needed for ordering, but without it the stores reached the host about 0.7 us later.
+ * A step of warp 0:
+ *   1. every lane reads wire word `lane` of the next H2K slot with one relaxed 64-bit load (the poll and
+ *      the data in one bus read); the slot is there when every head word carries its flag (a warp vote).
+ *      The low halves land in the shared request stage; the rest of a long payload is read (and waited
+ *      for) word by word.
+ *   2. lane 0 takes it (checks, HLC receive rule) and runs the handler, whose reply goes to the shared reply
+ *      stage (rk__reply_env).
+ *   3. the warp writes the reply's wire words (flag = its K2H position + 1), then the fence; the
+ *      bookkeeping comes after, off the round trip.
+ * The H2K tail (slots the host may reuse), the counters and the HLC words are published behind one system
+ * fence every capacity/4 messages, after 16 idle polls, and at the end. The host owns K2H head in this mode
+ * (runtime.c L3); the kernel reads K2H tail for room as usual.
  */
 
 __device__ __forceinline__ uint64_t rk__ld_relaxed_sys_u64(const uint64_t *p)
@@ -979,16 +986,67 @@ __device__ __forceinline__ void rk__ll_publish(const rk_device_args *a, const rk
     rk_st_relaxed_sys_u32(&a->cb->last_hlc_logical, a->step->clock_logical);
 }
 
-__device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_device_handler fn, int ordered)
+/* What the two warps of a low-latency kernel share (shared memory). */
+typedef struct rk__ll_shared {
+    uint64_t ctl;      /* terminate (low half) and pause (high half), as the control warp last read them */
+    uint32_t progress; /* warp 0's polls: the control warp beats the heartbeat only while this moves */
+    uint32_t done;     /* warp 0 left its loop: the control warp leaves too */
+} rk__ll_shared;
+
+__device__ __forceinline__ uint64_t rk__ld_acquire_cta_u64(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.cta.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+__device__ __forceinline__ void rk__st_release_cta_u64(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.cta.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+/*
+ * The control warp (lane 0 of warp 1): reads terminate and pause (adjacent words, one 8-byte load) about
+ * every microsecond and hands them to warp 0. A-CB (LL): the acquire load pairs with the host's release of
+ * terminate (runtime.c K1); the release store into shared memory pairs with warp 0's acquire of it, so a
+ * poll warp 0 issues after seeing terminate sees every message sent before terminate (causality order is
+ * transitive across the two scopes).
+ */
+__device__ __forceinline__ void rk__ll_control(const rk_device_args *a, rk__ll_shared *sh)
+{
+    uint64_t beat = 0;
+    uint32_t seen = 0;
+    long long last = clock64();
+    for (;;) {
+        const uint64_t w = rk_ld_acquire_sys_u64((const uint64_t *)(const void *)&a->cb->terminate);
+        rk__st_release_cta_u64(&sh->ctl, w);
+        if (*(volatile uint32_t *)&sh->done) {
+            rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat); /* a last beat as the kernel leaves */
+            return;
+        }
+        const long long now = clock64();
+        if (now - last > 200000) { /* ~100 us: one bus write, and only while warp 0 moves */
+            const uint32_t p = *(volatile uint32_t *)&sh->progress;
+            if (p != seen)
+                rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
+            seen = p;
+            last = now;
+        }
+        __nanosleep(1000);
+    }
+}
+
+__device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_device_handler fn, rk__ll_shared *sh)
 {
     const uint32_t lane = threadIdx.x & 31u;
     const uint32_t slot = 1u << a->slot_shift, words = slot / 4u;
     const uint32_t head_words = words < RK_LL_HEAD_WORDS ? words : RK_LL_HEAD_WORDS;
     const uint32_t k2h_cap = a->k2h_mask + 1u, h2k_cap = a->h2k_mask + 1u;
+    uint8_t *const req = a->stage_small, *const rep = a->reply_stage;
     rk_device_step *s = a->step;
     rk__coord c = {};
-    uint64_t published = 0, beat = 0, last_beat_t = 0;
-    uint32_t idle = 0, dirty = 0, errors_dirty = 0, stop = 0;
+    uint64_t published = 0;
+    uint32_t idle = 0, dirty = 0, errors_dirty = 0, stop = 0, paused = 0, draining = 0;
 #ifdef RK_DEVICE_PROFILE
     /* 32-bit sums (a diagnostic run's deltas stay far below 2^32 cycles), packed two per word. */
     uint32_t prof_poll = 0, prof_take = 0, prof_handle = 0, prof_wire = 0, prof_empty_cycles = 0, prof_empty = 0;
@@ -1010,85 +1068,50 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         s->clock_physical = 0;
         s->clock_logical = 0;
         s->reply_end = 0;
+        s->n = 1; /* one message per step */
+        s->n_h2k = 1; /* a low-latency kernel has no inbox: every message comes from H2K */
         s->k2k_out = 0; /* shared memory: not zeroed by the host */
+        s->last_error = 0;
         rk_st_release_sys_u32(&a->cb->state, RK_STATE_RUNNING);
     }
     __syncwarp();
-    uint32_t ctl = 0; /* bit 0: terminate seen, bit 1: paused, bit 2: terminate confirmed (see below) */
-    uint64_t ctl_word = 0;
     for (;;) {
 #ifdef RK_DEVICE_PROFILE
         const uint64_t prof_t0 = (uint64_t)clock64();
 #endif
-        /* Control: lane 0 reads terminate and pause (adjacent words, one 8-byte load) in the same round
-         * trip as the poll below, so watching them costs no extra bus crossing. */
-        if (lane == 0)
-            ctl_word = rk__ld_relaxed_sys_u64((const uint64_t *)(const void *)&a->cb->terminate);
+        /* Control, as the control warp last saw it (acquire: see rk__ll_control). */
+        const uint64_t ctl = rk__ld_acquire_cta_u64(&sh->ctl);
+        const uint32_t term = (uint32_t)ctl != 0, pause = (uint32_t)(ctl >> 32) != 0 && !term;
+        if (lane == 0) {
+            sh->progress++;
+            if (term && !draining)
+                rk_st_relaxed_sys_u32(&a->cb->state, RK_STATE_DRAINING);
+            if (pause != paused)
+                rk_st_relaxed_sys_u32(&a->cb->state, pause ? RK_STATE_PAUSED : term ? RK_STATE_DRAINING
+                                                                                   : RK_STATE_RUNNING);
+        }
+        draining |= term;
+        paused = pause;
 
-        /* 1. Poll: k slots after a busy step, one when idle (a poll's size is its bus cost). */
-        uint32_t n = 0, take = 0;
-        if (!(ctl & 2u)) { /* not paused (as of the previous poll) */
-            uint32_t k = idle == 0 ? a->max_batch : 1u;
-            k = k < h2k_cap ? k : h2k_cap;
-            uint64_t room = k2h_cap - (c.k2h_head - c.k2h_tail_cache);
-            if (room < k) {
+        /* 1. Poll one slot, when there is K2H room for its reply (and not paused). Without room the poll
+         * still looks: terminate must know whether H2K is empty. */
+        uint32_t found = 0, room = 1;
+        if (!paused) {
+            if (c.k2h_head - c.k2h_tail_cache >= k2h_cap) {
                 /* A1 (device): pairs with R2 in rk_queue_release_spsc(): the host is done with those slots. */
                 uint64_t tl = lane == 0 ? rk_ld_acquire_sys_u64(&a->k2h->tail) : 0;
                 c.k2h_tail_cache = __shfl_sync(RK_FULL_MASK, tl, 0);
-                room = k2h_cap - (c.k2h_head - c.k2h_tail_cache);
+                room = c.k2h_head - c.k2h_tail_cache < k2h_cap;
             }
-            /* Without K2H room the poll still looks at one slot: terminate must know whether H2K is empty. */
-            take = room < k ? (uint32_t)room : k;
-            k = take > 0 ? take : 1u;
-            uint64_t v[RK_CUDA_LL_MAX_BATCH];
-#pragma unroll
-            for (uint32_t j = 0; j < RK_CUDA_LL_MAX_BATCH; j++) /* all loads in flight before the first use */
-                if (j < k && lane < head_words)
-                    v[j] = rk__ld_relaxed_sys_u64(rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift,
-                                                              c.h2k_tail + j) + lane);
-            if (lane == 0)
+            const uint64_t *wire = rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift, c.h2k_tail);
+            uint64_t v = lane < head_words ? rk__ld_relaxed_sys_u64(wire + lane) : 0;
+            if (lane == 0) /* while the bus read is in flight: the step's physical time */
                 s->poll_time = rk_globaltimer();
-#pragma unroll
-            for (uint32_t j = 0; j < RK_CUDA_LL_MAX_BATCH; j++) {
-                if (j >= k || n < j)
-                    break;
-                int ok = lane >= head_words || (uint32_t)(v[j] >> 32) == RK_LL_FLAG(c.h2k_tail + j);
-                if (!__all_sync(RK_FULL_MASK, ok))
-                    break;
-                if (lane < head_words)
-                    ((uint32_t *)(a->stage_small + ((size_t)j << a->slot_shift)))[lane] = (uint32_t)v[j];
-                n = j + 1;
-            }
+            found = __all_sync(RK_FULL_MASK, lane >= head_words || (uint32_t)(v >> 32) == RK_LL_FLAG(c.h2k_tail));
+            if (found && room && lane < head_words)
+                ((uint32_t *)req)[lane] = (uint32_t)v;
         }
-        if (lane == 0) {
-            const uint32_t term = (uint32_t)ctl_word != 0, pause = (uint32_t)(ctl_word >> 32) != 0;
-            if (term && !c.draining) {
-                c.draining = 1;
-                rk_st_relaxed_sys_u32(&a->cb->state, RK_STATE_DRAINING);
-            }
-            if ((pause && !term) != c.paused) {
-                c.paused = pause && !term;
-                rk_st_relaxed_sys_u32(&a->cb->state, c.paused ? RK_STATE_PAUSED : term ? RK_STATE_DRAINING
-                                                                                      : RK_STATE_RUNNING);
-            }
-            /* A-CB (LL): the load above is relaxed, and this step's poll may have been performed before it.
-             * The fence makes the flag's observation an acquire (pairs with the host's release of terminate,
-             * runtime.c K1), and the __syncwarp below orders it before every lane's next poll: only a poll
-             * after that may conclude that H2K is drained (bit 2). */
-            if (term && !(ctl & 1u))
-                asm volatile("fence.acq_rel.sys;" ::: "memory");
-            const uint32_t confirmed = (ctl & 1u) ? 4u : 0u;
-            ctl = (term ? 1u | confirmed : 0u) | (c.paused ? 2u : 0u);
-            uint64_t now = (uint64_t)clock64();
-            if (now - last_beat_t > 200000) {
-                rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
-                last_beat_t = now;
-            }
-        }
-        ctl = __shfl_sync(RK_FULL_MASK, ctl, 0);
-        const uint32_t queued = n;
-        n = n < take ? n : take;
-        if (n == 0) {
+        if (!found || !room) {
             idle = idle < 1024 ? idle + 1 : idle;
 #ifdef RK_DEVICE_PROFILE
             if (lane == 0) { /* empty polls: count and cycles */
@@ -1096,14 +1119,14 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
                 prof_empty++;
             }
 #endif
-            if (dirty && (idle >= 16 || ctl & 1u)) { /* quiet (or stopping): publish, off any request's path */
+            if (dirty && (idle >= 16 || term)) { /* quiet (or stopping): publish, off any request's path */
                 __syncwarp();
                 if (lane == 0)
                     rk__ll_publish(a, &c, errors_dirty);
                 published = c.h2k_tail;
                 dirty = errors_dirty = 0;
             }
-            if ((ctl & 4u) && queued == 0) { /* terminate confirmed, H2K empty: every earlier send was seen (K1) */
+            if (term && !found) { /* terminate seen before this poll, H2K empty: every earlier send was seen */
                 stop = 1;
                 break;
             }
@@ -1117,80 +1140,54 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         const uint64_t prof_t1 = (uint64_t)clock64();
 #endif
         __syncwarp();
-        /* The rest of long payloads (rare: a 64 B payload fits the head words). */
-        for (uint32_t j = 0; j < n; j++) {
-            const rk_envelope *e = (const rk_envelope *)(a->stage_small + ((size_t)j << a->slot_shift));
-            uint32_t len = e->payload_len <= slot - RK_ENVELOPE_SIZE ? e->payload_len : slot - RK_ENVELOPE_SIZE;
-            uint32_t nw = rk_ll_words(len, slot);
-            if (nw > head_words)
-                rk__ll_read_rest(rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift, c.h2k_tail + j), head_words,
-                                 nw, RK_LL_FLAG(c.h2k_tail + j), (uint32_t *)e);
+        const rk_envelope *e = (const rk_envelope *)req;
+        { /* the rest of a long payload (rare: a 64 B payload fits the head words) */
+            const uint32_t len = e->payload_len <= slot - RK_ENVELOPE_SIZE ? e->payload_len : slot - RK_ENVELOPE_SIZE;
+            const uint32_t nw = rk_ll_words(len, slot);
+            if (nw > head_words) {
+                rk__ll_read_rest(rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift, c.h2k_tail), head_words, nw,
+                                 RK_LL_FLAG(c.h2k_tail), (uint32_t *)req);
+                __syncwarp();
+            }
         }
+
+        /* 2. Lane 0: take (checks, HLC receive rule) and handle. */
+        uint32_t replied = 0;
         if (lane == 0) {
-            s->n = n;
-            s->n_h2k = n; /* a low-latency kernel has no inbox: every message came from H2K */
             s->h2k_tail = c.h2k_tail;
             s->k2h_base = c.k2h_head;
             s->hlc_next = 0;
             s->errors = 0;
-            s->last_error = 0;
-        }
-        __syncwarp();
-
-        /* 2. Take, batch HLC, handle. */
-        uint64_t max_phys = 0;
-        uint32_t max_log = 0;
-        if (lane < n) {
-            const rk_envelope *e = (const rk_envelope *)(a->stage_small + ((size_t)lane << a->slot_shift));
-            a->replied[lane] = 0;
-            if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION ||
-                e->payload_len > slot - RK_ENVELOPE_SIZE)
-                atomicExch(&s->fault, (uint32_t)(-RK_ECORRUPT));
-            max_phys = e->hlc.physical;
-            max_log = e->hlc.logical;
-        }
-        const uint32_t mhi = __reduce_max_sync(RK_FULL_MASK, (uint32_t)(max_phys >> 32));
-        const uint32_t mlo = __reduce_max_sync(RK_FULL_MASK, (uint32_t)(max_phys >> 32) == mhi ? (uint32_t)max_phys : 0u);
-        const uint32_t mlog = __reduce_max_sync(RK_FULL_MASK, max_log);
-        if (lane == 0) {
-            s->remote_physical = ((uint64_t)mhi << 32) | mlo;
-            s->remote_logical = mlog;
+            a->replied[0] = 0;
+            if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION || e->payload_len > slot - RK_ENVELOPE_SIZE)
+                s->fault = (uint32_t)(-RK_ECORRUPT);
+            s->remote_physical = e->hlc.physical;
+            s->remote_logical = e->hlc.logical;
             rk__batch_hlc(a);
-        }
-        __syncwarp();
 #ifdef RK_DEVICE_PROFILE
-        prof_ta = (uint64_t)clock64();
+            prof_ta = (uint64_t)clock64();
 #endif
-        if (!s->fault) {
-            const uint32_t first = ordered ? (lane == 0 ? 0u : n) : lane;
-            const uint32_t stride = ordered ? 1u : 32u;
-            for (uint32_t i = first; i < n && !s->fault; i += stride)
-                rk__handle(a, fn, i, (const rk_envelope *)(a->stage_small + ((size_t)i << a->slot_shift)));
-        }
-        __syncwarp();
-        const uint32_t rmask = __ballot_sync(RK_FULL_MASK, lane < n && a->replied[lane]);
-        const uint32_t end = rmask ? 32u - __clz(rmask) : 0u;
-        if (lane == 0)
-            s->reply_end = end;
-        __syncwarp();
-        if (lane < n)
-            rk__fill_gap(a, lane);
-        __syncwarp();
+            if (!s->fault)
+                rk__handle(a, fn, 0, e);
+            replied = a->replied[0];
 #ifdef RK_DEVICE_PROFILE
-        prof_tb = (uint64_t)clock64();
+            prof_tb = (uint64_t)clock64();
 #endif
+        }
+        replied = __shfl_sync(RK_FULL_MASK, replied, 0);
 
-        /* 3. Replies onto the wire, in K2H order; no fence (the host accepts each word by its flag). */
-        for (uint32_t j = 0; j < end; j++) {
-            const uint32_t *src = (const uint32_t *)(a->reply_stage + ((size_t)j << a->slot_shift));
+        /* 3. The reply onto the wire, then the fence (for latency: see the header). */
+        if (replied) {
+            const uint32_t *src = (const uint32_t *)rep;
             const uint32_t nw = rk_ll_words(((const rk_envelope *)src)->payload_len, slot);
-            const uint64_t flag = (uint64_t)RK_LL_FLAG(c.k2h_head + j) << 32;
-            uint64_t *wire = rk__ll_wire(a->k2h_slots, a->k2h_mask, a->slot_shift, c.k2h_head + j);
+            const uint64_t flag = (uint64_t)RK_LL_FLAG(c.k2h_head) << 32;
+            uint64_t *wire = rk__ll_wire(a->k2h_slots, a->k2h_mask, a->slot_shift, c.k2h_head);
             for (uint32_t w = lane; w < nw; w += 32)
                 rk_st_relaxed_sys_u64(wire + w, flag | src[w]);
+            asm volatile("fence.acq_rel.sys;" ::: "memory");
         }
 #ifdef RK_DEVICE_PROFILE
-        if (lane == 0) { /* poll that found the batch; the step's work up to its last wire store */
+        if (lane == 0) { /* poll that found the message; the step's work up to its fence */
             const uint64_t t2 = (uint64_t)clock64();
             prof_poll += (uint32_t)(prof_t1 - prof_t0);
             prof_take += (uint32_t)(prof_ta - prof_t1);
@@ -1202,19 +1199,20 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
             rk_st_relaxed_sys_u64(&a->cb->dropped, ++prof_steps); /* profile builds only: steps */
         }
 #endif
-        c.k2h_head += end;
-        c.h2k_tail += n;
-        c.msgs_in += n;
-        c.msgs_out += end;
-        c.errors += s->errors;
-        errors_dirty |= s->errors != 0;
+        /* Bookkeeping, off the round trip. */
+        c.k2h_head += replied;
+        c.h2k_tail += 1;
+        c.msgs_in += 1;
+        c.msgs_out += replied;
+        const uint32_t errs = __shfl_sync(RK_FULL_MASK, lane == 0 ? s->errors : 0u, 0);
+        c.errors += errs;
+        errors_dirty |= errs != 0;
         dirty = 1;
-        __syncwarp();
         if (lane == 0) {
             s->clock_physical = s->hlc_physical;
-            s->clock_logical = s->hlc_logical + n + s->hlc_next;
+            s->clock_logical = s->hlc_logical + 1 + s->hlc_next;
         }
-        if (s->fault) {
+        if (__shfl_sync(RK_FULL_MASK, lane == 0 ? s->fault : 0u, 0)) {
             stop = 2;
             break;
         }
@@ -1232,10 +1230,39 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         if (stop == 2)
             rk_st_relaxed_sys_u32((uint32_t *)&a->cb->last_error, (uint32_t)(-(int32_t)s->fault));
         rk__ll_publish(a, &c, 1);
-        rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
         /* L4: release after every wire word and counter above (fence in rk__ll_publish, then release). */
         rk_st_release_sys_u32(&a->cb->state, stop == 2 ? RK_STATE_FAILED : RK_STATE_STOPPED);
+        *(volatile uint32_t *)&sh->done = 1;
     }
+}
+
+/* The low-latency kernel's body: two warps (the host launched 64 threads, cuda_backend.c); arguments, step
+ * words, replied bits and both stages in shared memory, requests in the first half of the stage, replies
+ * in the second (the host checked the sizes). A kernel of its own so that its bounds leave the loop every
+ * register it wants: under the main kernel's 1024-thread bounds it spilled to local memory. An ordered
+ * actor needs nothing extra here: one message per step, handled by lane 0. */
+__device__ __forceinline__ void rk__device_main_ll(const rk_device_args *ga, rk_device_handler fn)
+{
+    __shared__ rk_device_args sm_args;
+    __shared__ rk_device_step sm_step;
+    __shared__ uint8_t sm_replied[RK__MAX_BATCH];
+    __shared__ __align__(16) uint8_t sm_stage[RK__SMEM_STAGE];
+    __shared__ rk__ll_shared sm_ll;
+    if (threadIdx.x == 0) {
+        sm_args = *ga;
+        sm_args.step = &sm_step;
+        sm_args.replied = sm_replied;
+        sm_args.stage_small = sm_stage;
+        sm_args.reply_stage = sm_stage + RK__SMEM_STAGE / 2;
+        sm_ll.ctl = 0;
+        sm_ll.progress = 0;
+        sm_ll.done = 0;
+    }
+    __syncthreads();
+    if (threadIdx.x < 32)
+        rk__device_loop_ll(&sm_args, fn, &sm_ll);
+    else if (threadIdx.x == 32)
+        rk__ll_control(&sm_args, &sm_ll);
 }
 
 /**
@@ -1261,15 +1288,8 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
             sm_args.replied = sm_replied;
             sm_args.stage_small = sm_stage;
         }
-        if (ga->ll) /* requests in the first half of the stage, replies in the second (host checked sizes) */
-            sm_args.reply_stage = sm_stage + RK__SMEM_STAGE / 2;
     }
     __syncthreads();
-    if (sm_args.ll) {
-        if (threadIdx.x < 32) /* the host launched one warp (cuda_backend.c) */
-            rk__device_loop_ll(&sm_args, fn, ordered);
-        return;
-    }
     const rk_device_args *a = &sm_args;
     const int coord = blockIdx.x == 0 && threadIdx.x == 0;
     rk__coord c = {};
@@ -1396,20 +1416,26 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
     {                                                                                                    \
         rk__device_loop(&args, fn, ordered); /* bounds: any block size up to 1024 must fit the SM */      \
     }                                                                                                    \
+    __global__ void __launch_bounds__(64, 1) rk__actor_kernel_ll_##name(rk_device_args args)             \
+    {                                                                                                    \
+        rk__device_main_ll(&args, fn); /* RK_LAUNCH_LOW_LATENCY: a serving and a control warp */        \
+    }                                                                                                    \
     static int rk__actor_launch_##name(const rk_device_args *a, unsigned grid, unsigned block,            \
                                        size_t shmem, int coop, void *stream)                            \
     {                                                                                                    \
         void *params[] = { (void *)a };                                                                  \
+        const void *k = a->ll ? (const void *)rk__actor_kernel_ll_##name : (const void *)rk__actor_kernel_##name; \
         if (coop)                                                                                        \
-            return (int)cudaLaunchCooperativeKernel((const void *)rk__actor_kernel_##name, dim3(grid),   \
-                                                    dim3(block), params, shmem, (cudaStream_t)stream);    \
-        return (int)cudaLaunchKernel((const void *)rk__actor_kernel_##name, dim3(grid), dim3(block),     \
-                                     params, shmem, (cudaStream_t)stream);                              \
+            return (int)cudaLaunchCooperativeKernel(k, dim3(grid), dim3(block), params, shmem,           \
+                                                    (cudaStream_t)stream);                              \
+        return (int)cudaLaunchKernel(k, dim3(grid), dim3(block), params, shmem, (cudaStream_t)stream);   \
     }                                                                                                    \
-    static int rk__actor_occupancy_##name(int *blocks, unsigned block, size_t shmem)                     \
+    static int rk__actor_occupancy_##name(int *blocks, unsigned block, size_t shmem, int ll)             \
     {                                                                                                    \
-        return (int)cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, rk__actor_kernel_##name,        \
-                                                                  (int)block, shmem);                   \
+        return (int)(ll ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, rk__actor_kernel_ll_##name, \
+                                                                        (int)block, shmem)              \
+                        : cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, rk__actor_kernel_##name,  \
+                                                                        (int)block, shmem));            \
     }                                                                                                    \
     extern "C" int rk__actor_register_##name(void)                                                       \
     {                                                                                                    \

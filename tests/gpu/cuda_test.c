@@ -167,7 +167,7 @@ static void test_low_latency_limits(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(rk_kernel_launch(rt, "echo", &bad[i], &k), RK_EINVAL);
-        assert_non_null(strstr(rk_last_error(), "RK_LAUNCH_LOW_LATENCY runs on one warp"));
+        assert_non_null(strstr(rk_last_error(), "RK_LAUNCH_LOW_LATENCY serves on one warp"));
     }
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }

@@ -556,7 +556,7 @@ static int rk__cuda_reserve(rk__cuda_rt *c, rk_kernel *k, rk__cuda_kernel *ck, u
     int per_sm = 0, e, rc = 0;
     double cap;
 
-    e = ck->def.occupancy(&per_sm, block, 0);
+    e = ck->def.occupancy(&per_sm, block, 0, k->ll);
     if (e != 0)
         return rk__err(RK_EBACKEND, "kernel '%s': occupancy query failed: %s", k->name,
                        cudaGetErrorString((cudaError_t)e));
@@ -627,12 +627,14 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
         goto fail_lookup;
     }
     if (k->ll && (block != 32 || grid != 1 || k->opts.slot_size > RK_CUDA_LL_MAX_SLOT)) {
-        rc = rk__err(RK_EINVAL, "kernel '%s': RK_LAUNCH_LOW_LATENCY runs on one warp: block_size 0 or 32 and "
+        rc = rk__err(RK_EINVAL, "kernel '%s': RK_LAUNCH_LOW_LATENCY serves on one warp: block_size 0 or 32 and "
                                 "grid_size 0 or 1, slot_size <= %u (got %u x %u, slot %u)",
                      k->name, RK_CUDA_LL_MAX_SLOT, grid, block, k->opts.slot_size);
         goto fail_lookup;
     }
-    if ((rc = rk__cuda_reserve(c, k, ck, grid, block)) != 0)
+    /* A low-latency kernel runs a serving warp and a control warp (device.cuh, rk__device_main_ll). */
+    const unsigned launch_block = k->ll ? 64 : block;
+    if ((rc = rk__cuda_reserve(c, k, ck, grid, launch_block)) != 0)
         goto fail_lookup;
     state_size = k->opts.state_size ? k->opts.state_size : ck->def.state_size;
     RK__CUDA_CHECK(cudaStreamCreateWithFlags(&ck->stream, cudaStreamNonBlocking), fail_reserve);
@@ -676,7 +678,7 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
         goto fail_state;
     k->backend_data = ck;
 
-    e = ck->def.launch(&a, grid, block, 0, coop, ck->stream);
+    e = ck->def.launch(&a, grid, launch_block, 0, coop, ck->stream);
     if (e != 0) {
         rc = rk__err(e == cudaErrorCooperativeLaunchTooLarge ? RK_ELIMIT : RK_EBACKEND,
                      "kernel '%s': launch of %u x %u failed: %s", k->name, grid, block,
