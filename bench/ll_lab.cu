@@ -98,6 +98,17 @@ __global__ void raw_echo(volatile int64_t *h2d, volatile int64_t *d2h, int fence
 #define LAB_CTL 1u    /* lane 0 also reads a control line in every poll */
 #define LAB_FENCE 2u  /* every lane: a system fence after its reply stores */
 #define LAB_FENCE0 4u /* __syncwarp, then lane 0 alone: a system fence after the reply stores */
+#define LAB_MMIO 8u   /* reply stores as st.mmio.relaxed.sys (uncached, performed once), no fence */
+#define LAB_WT 16u    /* reply stores as st.global.wt (write-through), no fence */
+#define LAB_FENCE_W1 32u /* warp 1 fences after warp 0's reply stores (handed over through shared memory) */
+
+__shared__ unsigned long long lab_handoff; /* reply stores made by warp 0 (LAB_FENCE_W1) */
+__shared__ volatile int lab_done;
+
+__device__ __forceinline__ void st_mmio(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.mmio.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
 
 /* LL echo, one warp, K polls in flight `gap` cycles apart. */
 template <int K>
@@ -143,10 +154,24 @@ __device__ __forceinline__ void ll_echo_body(const uint64_t *h2k, uint64_t *k2h,
                 spin(work + (uint32_t)(c & 1));
             __syncwarp();
         }
-        if (lane < words)
-            st_sys(k2h + (pos & (CAP - 1)) * MAXW + lane, (uint64_t)flag << 32 | (uint32_t)v);
+        if (lane < words) {
+            uint64_t *dst = k2h + (pos & (CAP - 1)) * MAXW + lane;
+            const uint64_t val = (uint64_t)flag << 32 | (uint32_t)v;
+            if (mode & LAB_MMIO)
+                st_mmio(dst, val);
+            else if (mode & LAB_WT)
+                __stwt((unsigned long long *)dst, (unsigned long long)val);
+            else
+                st_sys(dst, val);
+        }
         if (mode & LAB_FENCE)
             asm volatile("fence.acq_rel.sys;" ::: "memory");
+        if (mode & LAB_FENCE_W1) {
+            __syncwarp();
+            if (lane == 0)
+                asm volatile("st.release.cta.shared.u64 [%0], %1;" ::"r"((unsigned)__cvta_generic_to_shared(&lab_handoff)),
+                             "l"(pos + 1) : "memory");
+        }
         if (mode & LAB_FENCE0) {
             __syncwarp();
             if (lane == 0)
@@ -155,6 +180,33 @@ __device__ __forceinline__ void ll_echo_body(const uint64_t *h2k, uint64_t *k2h,
     }
     if (lane == 0)
         *polls_out = polls + (c & 1);
+}
+
+/* Warp 0 runs ll_echo<1> and hands every reply to warp 1, which fences after it. */
+__global__ void ll_echo_fence_w1(const uint64_t *h2k, uint64_t *k2h, const uint64_t *ctl, uint32_t words,
+                                 unsigned long long *polls_out)
+{
+    if (threadIdx.x == 0) {
+        lab_handoff = 0;
+        lab_done = 0;
+    }
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        ll_echo_body<1>(h2k, k2h, ctl, words, 0, 0, LAB_FENCE_W1, polls_out);
+        if (threadIdx.x == 0)
+            lab_done = 1;
+    } else if (threadIdx.x == 32) {
+        unsigned long long seen = 0;
+        while (!lab_done) {
+            unsigned long long h;
+            asm volatile("ld.acquire.cta.shared.u64 %0, [%1];" : "=l"(h)
+                         : "r"((unsigned)__cvta_generic_to_shared(&lab_handoff)) : "memory");
+            if (h != seen) {
+                asm volatile("fence.acq_rel.sys;" ::: "memory");
+                seen = h;
+            }
+        }
+    }
 }
 
 /* Warp 0 runs ll_echo<1>; warp 1 reads the control line back to back until warp 0 is done (a control
@@ -187,7 +239,7 @@ __global__ void ll_echo(const uint64_t *h2k, uint64_t *k2h, const uint64_t *ctl,
 
 /* LL echo, K warps, each with one poll in flight, started `gap` cycles apart; the first to see a request
  * claims it. */
-__global__ void ll_echo_warps(const uint64_t *h2k, uint64_t *k2h, uint32_t words, uint32_t gap,
+__global__ void ll_echo_warps(const uint64_t *h2k, uint64_t *k2h, uint32_t words, uint32_t gap, uint32_t fence,
                               unsigned long long *polls_out)
 {
     __shared__ unsigned long long next;
@@ -218,6 +270,8 @@ __global__ void ll_echo_warps(const uint64_t *h2k, uint64_t *k2h, uint32_t words
         }
         if (lane < words)
             st_sys(k2h + (pos & (CAP - 1)) * MAXW + lane, (uint64_t)flag << 32 | (uint32_t)v);
+        if (fence)
+            asm volatile("fence.acq_rel.sys;" ::: "memory");
     }
     atomicAdd(polls_out, polls);
 }
@@ -355,26 +409,24 @@ int main(int argc, char **argv)
         const char *name;
         uint32_t words, k, work, mode, warps;
     } v[] = {
-        { "ll, 1 word", 1, 1, 0, 0, 0 },
-        { "ll, 1 word + fence (all lanes)", 1, 1, 0, LAB_FENCE, 0 },
         { "ll, 32 words (128 B slot)", 32, 1, 0, 0, 0 },
         { "ll, 32 words + fence (all lanes)", 32, 1, 0, LAB_FENCE, 0 },
-        { "ll, 32 words + fence (lane 0)", 32, 1, 0, LAB_FENCE0, 0 },
-        { "ll, 32 words + ctl load, used late", 32, 1, 0, LAB_CTL, 0 },
-        { "ll, 32 words + ctl load + fence", 32, 1, 0, LAB_CTL | LAB_FENCE, 0 },
-        { "ll, 32 words + ctl warp beside", 32, 1, 0, 0, 100 },
-        { "ll, 32 words + 1000 cycles work", 32, 1, 1000, 0, 0 },
-        { "ll, 32 words + fence + 1000 work", 32, 1, 1000, LAB_FENCE, 0 },
-        { "ll, 32 words, stagger 2 + fence", 32, 2, 0, LAB_FENCE, 0 },
+        { "ll, 32 words, fence by warp 1", 32, 1, 0, LAB_FENCE_W1, 101 },
+        { "ll, 32 words + fence + 300 work", 32, 1, 300, LAB_FENCE, 0 },
+        { "ll, 32 words + fence + 500 work", 32, 1, 500, LAB_FENCE, 0 },
         { "ll, 32 words, 2 warps", 32, 0, 0, 0, 2 },
-        { "ll, 32 words, 4 warps", 32, 0, 0, 0, 4 },
+        { "ll, 32 words, 2 warps + fence", 32, 0, 0, LAB_FENCE, 2 },
+        { "ll, 32 words, 4 warps + fence", 32, 0, 0, LAB_FENCE, 4 },
     };
     for (auto &x : v) {
         reset(&b);
-        if (x.warps == 100)
+        if (x.warps == 101)
+            ll_echo_fence_w1<<<1, 64, 0, st>>>(b.h2k_d, b.k2h_d, b.ctl_d, x.words, b.polls);
+        else if (x.warps == 100)
             ll_echo_ctlwarp<<<1, 64, 0, st>>>(b.h2k_d, b.k2h_d, b.ctl_d, x.words, b.polls);
         else if (x.warps)
-            ll_echo_warps<<<1, 32 * x.warps, 0, st>>>(b.h2k_d, b.k2h_d, x.words, L / x.warps, b.polls);
+            ll_echo_warps<<<1, 32 * x.warps, 0, st>>>(b.h2k_d, b.k2h_d, x.words, L / x.warps,
+                                                       (x.mode & LAB_FENCE) != 0, b.polls);
         else if (x.k == 1)
             ll_echo<1><<<1, 32, 0, st>>>(b.h2k_d, b.k2h_d, b.ctl_d, x.words, 0, x.work, x.mode, b.polls);
         else

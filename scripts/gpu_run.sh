@@ -47,10 +47,10 @@ if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer racecheck (cuda_test, RK_GPU_QUICK=1)"
   RK_GPU_SANITIZER=1 RK_GPU_QUICK=1 timeout 150 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_test 2>&1 | tail -25
   echo "racecheck exit: ${PIPESTATUS[0]}"
-  say "compute-sanitizer memcheck + racecheck (k2k_cuda_test, RK_GPU_QUICK=1)"
-  RK_GPU_QUICK=1 timeout 200 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/k2k_cuda_test 2>&1 | tail -12
+  say "compute-sanitizer memcheck + racecheck (k2k_cuda_test one-kernel tests, RK_GPU_SANITIZER=1 RK_GPU_QUICK=1)"
+  RK_GPU_SANITIZER=1 RK_GPU_QUICK=1 timeout 200 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/k2k_cuda_test 2>&1 | tail -12
   echo "k2k memcheck exit: ${PIPESTATUS[0]}"
-  RK_GPU_QUICK=1 timeout 200 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/k2k_cuda_test 2>&1 | tail -12
+  RK_GPU_SANITIZER=1 RK_GPU_QUICK=1 timeout 200 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/k2k_cuda_test 2>&1 | tail -12
   echo "k2k racecheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer memcheck (litmus, 200k messages)"
   timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
@@ -64,6 +64,9 @@ if cmake -S . -B build-gpu-prof -DRK_DEVICE_PROFILE=ON -DRK_BUILD_TESTS=OFF -DRK
 else
   tail -20 "$out/build-prof.log"
 fi
+
+say "ll_lab: the LL encoding without the framework (diagnostic, bench/ll_lab.cu)"
+build-gpu/bench/ll_lab 100000
 
 say "benchmark gpu_latency"
 RK_GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null) build-gpu/bench/gpu_latency ${1:+--quick} --json "$out/gpu_latency.json" 2>&1 | tee "$out/gpu_latency.txt"

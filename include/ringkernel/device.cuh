@@ -305,7 +305,16 @@ typedef struct rk_ctx {
     uint32_t index;           /* its index in the batch */
     uint32_t replied;         /* 1 once the handler replied */
     uint32_t reply_open;      /* 1 while a K2K reply reserved by rk_reply_reserve awaits its commit */
-    rk_k2k_ticket reply;      /* that reply (a request that came from another kernel is answered over K2K) */
+    uint32_t from_k2k;        /* the message came from another kernel: a reply goes back over K2K */
+    /* Filled by the loop before the handler runs, so that a reply needs no pointer chasing (each a
+     * dependent load on the round trip): where a reply to a host message goes (its K2H slot, or a
+     * low-latency kernel's reply stage), its sequence number and its HLC stamp. */
+    rk_envelope *reply_env;
+    uint64_t reply_seq;
+    uint64_t reply_physical;
+    uint32_t reply_logical;
+    uint32_t pad;
+    rk_k2k_ticket reply;      /* a K2K reply (a request that came from another kernel is answered over K2K) */
 } rk_ctx;
 
 typedef int (*rk_device_handler)(rk_ctx *ctx, const rk_envelope *env, const void *payload);
@@ -408,13 +417,25 @@ __device__ __forceinline__ void rk_k2k_send_commit(rk_ctx *ctx, rk_k2k_ticket *t
     rk_k2k_ring_publish(&t->v, t->pos);
 }
 
-/* Copies len bytes, 16 at a time when both sides are 16-byte aligned (slot payloads always are). */
-__device__ __forceinline__ void rk__copy(uint8_t *dst, const uint8_t *src, uint32_t len)
+/* Copies len bytes, 16 at a time when both sides are 16-byte aligned (slot payloads always are), four
+ * loads in flight before their stores (the areas do not overlap): a 64-byte payload is one round of loads,
+ * not four dependent load-store pairs. */
+__device__ __forceinline__ void rk__copy(uint8_t *__restrict__ dst, const uint8_t *__restrict__ src, uint32_t len)
 {
     uint32_t i = 0;
-    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0)
+    if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0) {
+        for (; i + 64 <= len; i += 64) {
+            uint4 v[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+                v[k] = *(const uint4 *)(src + i + 16 * k);
+#pragma unroll
+            for (int k = 0; k < 4; k++)
+                *(uint4 *)(dst + i + 16 * k) = v[k];
+        }
         for (; i + 16 <= len; i += 16)
             *(uint4 *)(dst + i) = *(const uint4 *)(src + i);
+    }
     for (; i < len; i++)
         dst[i] = src[i];
 }
@@ -493,7 +514,7 @@ __device__ __forceinline__ void *rk__reply_open(rk_ctx *ctx, uint64_t type_id, u
         *err = RK_EMSGSIZE;
         return NULL;
     }
-    if (ctx->index >= a->step->n_h2k) { /* a K2K message: answer the sending kernel */
+    if (ctx->from_k2k) { /* a K2K message: answer the sending kernel */
         int rc = rk_k2k_send_reserve(ctx, ctx->req->source, type_id, RK_ENV_REPLY, ctx->req->correlation_id, len,
                                      &ctx->reply);
         if (rc != 0) {
@@ -506,8 +527,7 @@ __device__ __forceinline__ void *rk__reply_open(rk_ctx *ctx, uint64_t type_id, u
         ctx->reply_open = 1;
         return ctx->reply.payload;
     }
-    uint64_t pos = a->step->k2h_base + ctx->index;
-    rk_envelope *e = rk__reply_env(a, ctx->index);
+    rk_envelope *e = ctx->reply_env;
     /* Built in registers, then written as four 16-byte stores: four bus writes instead of fourteen, and
      * fewer writes for the batch's fence to wait for. */
     union {
@@ -522,17 +542,13 @@ __device__ __forceinline__ void *rk__reply_open(rk_ctx *ctx, uint64_t type_id, u
     u.env.correlation_id = ctx->req->correlation_id;
     u.env.source = RK_ADDR(a->kernel_id, 0);
     u.env.dest = ctx->req->source;
-    /* Reply stamps follow K2H order: the batch's base plus the request's index. */
-    u.env.hlc.physical = a->step->hlc_physical;
-    u.env.hlc.logical = a->step->hlc_logical + 1 + ctx->index;
+    u.env.hlc.physical = ctx->reply_physical;
+    u.env.hlc.logical = ctx->reply_logical;
     u.env.hlc.node = a->kernel_id;
-    u.env.seq = pos + 1;
+    u.env.seq = ctx->reply_seq;
     for (int w = 0; w < 4; w++)
         ((uint4 *)e)[w] = u.v[w];
     ctx->replied = 1;
-    /* The message's own byte (no atomics: one owner per message); the loop learns which messages replied
-     * without reading host memory. */
-    a->replied[ctx->index] = 1;
     return (uint8_t *)e + RK_ENVELOPE_SIZE;
 }
 
@@ -890,31 +906,44 @@ __device__ __forceinline__ void rk__finish(const rk_device_args *a, rk__coord *c
     rk__publish_k2k(a, c);
 }
 
-/* Runs the handler for staged message i. */
-__device__ __forceinline__ void rk__handle(const rk_device_args *a, rk_device_handler fn, uint32_t i,
-                                           const rk_envelope *e)
+/* The handler context of message i of the batch in the main loop. Reply stamps follow K2H order: the
+ * batch's base plus the message's index. */
+__device__ __forceinline__ void rk__ctx_init(rk_ctx *ctx, const rk_device_args *a, uint32_t i, const rk_envelope *e)
 {
-    rk_ctx ctx;
-    ctx.args = a;
-    ctx.req = e;
-    ctx.index = i;
-    ctx.replied = 0;
-    ctx.reply_open = 0;
-    int rc = fn(&ctx, e, (const uint8_t *)e + RK_ENVELOPE_SIZE);
-    rk__reply_close(&ctx); /* a K2K reply the handler reserved and filled */
+    const rk_device_step *s = a->step;
+    ctx->args = a;
+    ctx->req = e;
+    ctx->index = i;
+    ctx->replied = 0;
+    ctx->reply_open = 0;
+    ctx->from_k2k = i >= s->n_h2k;
+    ctx->reply_env = rk__reply_env(a, i);
+    ctx->reply_seq = s->k2h_base + i + 1;
+    ctx->reply_physical = s->hlc_physical;
+    ctx->reply_logical = s->hlc_logical + 1 + i;
+}
+
+/* Runs the handler on the message of ctx (filled by the loop); accounts a handler error and answers a
+ * request that failed without a reply with an error reply. Returns 1 if the message was answered. */
+__device__ __forceinline__ uint32_t rk__handle(const rk_device_args *a, rk_device_handler fn, rk_ctx *ctx)
+{
+    const rk_envelope *e = ctx->req;
+    int rc = fn(ctx, e, (const uint8_t *)e + RK_ENVELOPE_SIZE);
+    rk__reply_close(ctx); /* a K2K reply the handler reserved and filled */
     if (rc < 0) {
         atomicAdd(&a->step->errors, 1u);
         a->step->last_error = rc;
         if (rc == RK_EFAULT)
             atomicExch(&a->step->fault, (uint32_t)(-rc));
-        if ((e->flags & RK_ENV_REQUEST) && !ctx.replied) {
+        if ((e->flags & RK_ENV_REQUEST) && !ctx->replied) {
             int err;
-            int32_t *code = (int32_t *)rk__reply_open(&ctx, e->type_id, RK_ENV_REPLY | RK_ENV_ERROR, sizeof *code, &err);
+            int32_t *code = (int32_t *)rk__reply_open(ctx, e->type_id, RK_ENV_REPLY | RK_ENV_ERROR, sizeof *code, &err);
             if (code != NULL) /* a K2K requester whose inbox is full gets no error reply (counted above) */
                 *code = rc;
-            rk__reply_close(&ctx);
+            rk__reply_close(ctx);
         }
     }
+    return ctx->replied;
 }
 
 /* ---- The low-latency loop (RK_LAUNCH_LOW_LATENCY; the LL encoding of abi.h) -------------------------
@@ -1036,14 +1065,19 @@ __device__ __forceinline__ void rk__ll_control(const rk_device_args *a, rk__ll_s
     }
 }
 
-__device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_device_handler fn, rk__ll_shared *sh)
+/* s, req and rep are the kernel's __shared__ arrays themselves (rk__device_main_ll), not pointers loaded from
+ * the arguments, so that the compiler knows their address space: shared-memory instructions instead of
+ * generic ones, and values it can keep in registers. */
+__device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_device_handler fn, rk__ll_shared *sh,
+                                                   rk_device_step *s, uint8_t *req, uint8_t *rep)
 {
     const uint32_t lane = threadIdx.x & 31u;
     const uint32_t slot = 1u << a->slot_shift, words = slot / 4u;
     const uint32_t head_words = words < RK_LL_HEAD_WORDS ? words : RK_LL_HEAD_WORDS;
     const uint32_t k2h_cap = a->k2h_mask + 1u, h2k_cap = a->h2k_mask + 1u;
-    uint8_t *const req = a->stage_small, *const rep = a->reply_stage;
-    rk_device_step *s = a->step;
+    const int64_t hlc_offset = a->hlc_offset_ns;
+    uint64_t clock_physical = 0, poll_time = 0; /* lane 0: the kernel's HLC, the step's device time */
+    uint32_t clock_logical = 0;
     rk__coord c = {};
     uint64_t published = 0;
     uint32_t idle = 0, dirty = 0, errors_dirty = 0, stop = 0, paused = 0, draining = 0;
@@ -1071,17 +1105,37 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         s->n = 1; /* one message per step */
         s->n_h2k = 1; /* a low-latency kernel has no inbox: every message comes from H2K */
         s->k2k_out = 0; /* shared memory: not zeroed by the host */
+        s->errors = 0;
         s->last_error = 0;
         rk_st_release_sys_u32(&a->cb->state, RK_STATE_RUNNING);
     }
     __syncwarp();
+    /* Constants in registers: the asm loads and stores below clobber memory, so fields read through `a`
+     * would be read again from shared memory on every poll. */
+    uint8_t *const h2k_slots = a->h2k_slots, *const k2h_slots = a->k2h_slots;
+    const uint32_t h2k_mask = a->h2k_mask, k2h_mask = a->k2h_mask, slot_shift = a->slot_shift;
+    uint32_t term = 0; /* terminate, as seen before the current poll was issued */
     for (;;) {
 #ifdef RK_DEVICE_PROFILE
         const uint64_t prof_t0 = (uint64_t)clock64();
 #endif
-        /* Control, as the control warp last saw it (acquire: see rk__ll_control). */
+        /* 1. Poll one slot (not while paused), issued first: the control work below runs while the bus
+         * read is in flight. Without K2H room for a reply the poll still looks (terminate must know whether
+         * H2K is empty) but takes nothing. */
+        uint32_t found = 0, room = 1;
+        uint64_t v = 0;
+        if (!paused) {
+            if (lane < head_words)
+                v = rk__ld_relaxed_sys_u64(rk__ll_wire(h2k_slots, h2k_mask, slot_shift, c.h2k_tail) + lane);
+            if (lane == 0) /* the step's physical time */
+                poll_time = rk_globaltimer();
+        }
+        const uint32_t term_before = term; /* read before this poll was issued (acquire, below) */
+        /* Control, as the control warp last saw it. Acquire (see rk__ll_control): every later poll sees what
+         * the host sent before terminate. */
         const uint64_t ctl = rk__ld_acquire_cta_u64(&sh->ctl);
-        const uint32_t term = (uint32_t)ctl != 0, pause = (uint32_t)(ctl >> 32) != 0 && !term;
+        term = (uint32_t)ctl != 0;
+        const uint32_t pause = (uint32_t)(ctl >> 32) != 0 && !term;
         if (lane == 0) {
             sh->progress++;
             if (term && !draining)
@@ -1091,22 +1145,15 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
                                                                                    : RK_STATE_RUNNING);
         }
         draining |= term;
+        const uint32_t polled = !paused;
         paused = pause;
-
-        /* 1. Poll one slot, when there is K2H room for its reply (and not paused). Without room the poll
-         * still looks: terminate must know whether H2K is empty. */
-        uint32_t found = 0, room = 1;
-        if (!paused) {
+        if (polled) {
             if (c.k2h_head - c.k2h_tail_cache >= k2h_cap) {
                 /* A1 (device): pairs with R2 in rk_queue_release_spsc(): the host is done with those slots. */
                 uint64_t tl = lane == 0 ? rk_ld_acquire_sys_u64(&a->k2h->tail) : 0;
                 c.k2h_tail_cache = __shfl_sync(RK_FULL_MASK, tl, 0);
                 room = c.k2h_head - c.k2h_tail_cache < k2h_cap;
             }
-            const uint64_t *wire = rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift, c.h2k_tail);
-            uint64_t v = lane < head_words ? rk__ld_relaxed_sys_u64(wire + lane) : 0;
-            if (lane == 0) /* while the bus read is in flight: the step's physical time */
-                s->poll_time = rk_globaltimer();
             found = __all_sync(RK_FULL_MASK, lane >= head_words || (uint32_t)(v >> 32) == RK_LL_FLAG(c.h2k_tail));
             if (found && room && lane < head_words)
                 ((uint32_t *)req)[lane] = (uint32_t)v;
@@ -1126,7 +1173,8 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
                 published = c.h2k_tail;
                 dirty = errors_dirty = 0;
             }
-            if (term && !found) { /* terminate seen before this poll, H2K empty: every earlier send was seen */
+            if (term_before && polled && !found) { /* terminate seen before this poll, H2K empty: every earlier
+                                                     * send was seen (K1) */
                 stop = 1;
                 break;
             }
@@ -1145,49 +1193,75 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
             const uint32_t len = e->payload_len <= slot - RK_ENVELOPE_SIZE ? e->payload_len : slot - RK_ENVELOPE_SIZE;
             const uint32_t nw = rk_ll_words(len, slot);
             if (nw > head_words) {
-                rk__ll_read_rest(rk__ll_wire(a->h2k_slots, a->h2k_mask, a->slot_shift, c.h2k_tail), head_words, nw,
+                rk__ll_read_rest(rk__ll_wire(h2k_slots, h2k_mask, slot_shift, c.h2k_tail), head_words, nw,
                                  RK_LL_FLAG(c.h2k_tail), (uint32_t *)req);
                 __syncwarp();
             }
         }
 
-        /* 2. Lane 0: take (checks, HLC receive rule) and handle. */
+        /* 2. Lane 0: take (checks, HLC receive rule in registers) and handle. */
         uint32_t replied = 0;
         if (lane == 0) {
-            s->h2k_tail = c.h2k_tail;
-            s->k2h_base = c.k2h_head;
-            s->hlc_next = 0;
-            s->errors = 0;
-            a->replied[0] = 0;
             if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION || e->payload_len > slot - RK_ENVELOPE_SIZE)
                 s->fault = (uint32_t)(-RK_ECORRUPT);
-            s->remote_physical = e->hlc.physical;
-            s->remote_logical = e->hlc.logical;
-            rk__batch_hlc(a);
+            const uint64_t pt = poll_time + (uint64_t)hlc_offset, rp = e->hlc.physical;
+            const uint32_t rl = e->hlc.logical;
+            uint64_t p = clock_physical > rp ? clock_physical : rp;
+            uint32_t logical;
+            if (pt > p) {
+                p = pt;
+                logical = 0;
+            } else { /* above both the local and the remote logical (a safe over-approximation) */
+                logical = (clock_logical > rl ? clock_logical : rl) + 1;
+            }
+            /* For rk_hlc_now in the handler. */
+            s->hlc_physical = p;
+            s->hlc_logical = logical;
+            s->hlc_next = 0;
+            s->h2k_tail = c.h2k_tail;
+            s->k2h_base = c.k2h_head;
 #ifdef RK_DEVICE_PROFILE
             prof_ta = (uint64_t)clock64();
 #endif
-            if (!s->fault)
-                rk__handle(a, fn, 0, e);
-            replied = a->replied[0];
+            if (!s->fault) {
+                rk_ctx ctx;
+                ctx.args = a;
+                ctx.req = e;
+                ctx.index = 0;
+                ctx.replied = 0;
+                ctx.reply_open = 0;
+                ctx.from_k2k = 0;
+                ctx.reply_env = (rk_envelope *)rep;
+                ctx.reply_seq = c.k2h_head + 1;
+                ctx.reply_physical = p;
+                ctx.reply_logical = logical + 1;
+                replied = rk__handle(a, fn, &ctx);
+            }
+            clock_physical = p;
+            clock_logical = logical + 1 + s->hlc_next; /* the largest logical issued in the step */
 #ifdef RK_DEVICE_PROFILE
             prof_tb = (uint64_t)clock64();
 #endif
         }
         replied = __shfl_sync(RK_FULL_MASK, replied, 0);
 
-        /* 3. The reply onto the wire, then the fence (for latency: see the header). */
+        /* 3. The reply onto the wire; the fence (for latency: see the header) comes after the bookkeeping,
+         * which so runs while the stores are on their way instead of between the fence and the next poll. */
         if (replied) {
+            __syncwarp(); /* lane 0's reply bytes are visible to the warp */
             const uint32_t *src = (const uint32_t *)rep;
-            const uint32_t nw = rk_ll_words(((const rk_envelope *)src)->payload_len, slot);
             const uint64_t flag = (uint64_t)RK_LL_FLAG(c.k2h_head) << 32;
-            uint64_t *wire = rk__ll_wire(a->k2h_slots, a->k2h_mask, a->slot_shift, c.k2h_head);
-            for (uint32_t w = lane; w < nw; w += 32)
+            uint64_t *wire = rk__ll_wire(k2h_slots, k2h_mask, slot_shift, c.k2h_head);
+            /* The head words at once (a reply always has them), the rest once its length is known. */
+            const uint32_t w0 = lane < head_words ? src[lane] : 0u;
+            const uint32_t nw = rk_ll_words(((const rk_envelope *)src)->payload_len, slot);
+            if (lane < head_words)
+                rk_st_relaxed_sys_u64(wire + lane, flag | w0);
+            for (uint32_t w = head_words + lane; w < nw; w += 32)
                 rk_st_relaxed_sys_u64(wire + w, flag | src[w]);
-            asm volatile("fence.acq_rel.sys;" ::: "memory");
         }
 #ifdef RK_DEVICE_PROFILE
-        if (lane == 0) { /* poll that found the message; the step's work up to its fence */
+        if (lane == 0) { /* poll that found the message; the step's work up to its wire stores */
             const uint64_t t2 = (uint64_t)clock64();
             prof_poll += (uint32_t)(prof_t1 - prof_t0);
             prof_take += (uint32_t)(prof_ta - prof_t1);
@@ -1204,15 +1278,21 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         c.h2k_tail += 1;
         c.msgs_in += 1;
         c.msgs_out += replied;
-        const uint32_t errs = __shfl_sync(RK_FULL_MASK, lane == 0 ? s->errors : 0u, 0);
+        uint32_t errs = 0;
+        if (lane == 0 && (errs = s->errors) != 0)
+            s->errors = 0;
+        errs = __shfl_sync(RK_FULL_MASK, errs, 0);
         c.errors += errs;
         errors_dirty |= errs != 0;
         dirty = 1;
-        if (lane == 0) {
-            s->clock_physical = s->hlc_physical;
-            s->clock_logical = s->hlc_logical + 1 + s->hlc_next;
+        if (lane == 0) { /* for rk__ll_publish */
+            s->clock_physical = clock_physical;
+            s->clock_logical = clock_logical;
         }
-        if (__shfl_sync(RK_FULL_MASK, lane == 0 ? s->fault : 0u, 0)) {
+        const uint32_t fault = __shfl_sync(RK_FULL_MASK, lane == 0 ? s->fault : 0u, 0);
+        if (replied)
+            asm volatile("fence.acq_rel.sys;" ::: "memory");
+        if (fault) {
             stop = 2;
             break;
         }
@@ -1260,7 +1340,7 @@ __device__ __forceinline__ void rk__device_main_ll(const rk_device_args *ga, rk_
     }
     __syncthreads();
     if (threadIdx.x < 32)
-        rk__device_loop_ll(&sm_args, fn, &sm_ll);
+        rk__device_loop_ll(&sm_args, fn, &sm_ll, &sm_step, sm_stage, sm_stage + RK__SMEM_STAGE / 2);
     else if (threadIdx.x == 32)
         rk__ll_control(&sm_args, &sm_ll);
 }
@@ -1374,8 +1454,10 @@ __device__ __forceinline__ void rk__device_loop(const rk_device_args *ga, rk_dev
             t3 = (uint64_t)clock64();
 #endif
         for (uint32_t i = first; i < n && !a->step->fault; i += stride) {
-            rk__handle(a, fn, i, rk__staged(a, i));
-            if (a->replied[i])
+            rk_ctx ctx;
+            rk__ctx_init(&ctx, a, i, rk__staged(a, i));
+            /* The message's own byte (no atomics: one owner per message): rk__fill_gap reads it. */
+            if ((a->replied[i] = (uint8_t)rk__handle(a, fn, &ctx)) != 0)
                 end = i + 1;
         }
         rk__warp_max_into(NULL, &a->step->reply_end, 0, end);

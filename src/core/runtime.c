@@ -756,6 +756,21 @@ static void rk__h2k_publish(rk_kernel *k, uint64_t pos, uint32_t count)
     }
 }
 
+/* Asks for the lines of the next H2K slot (and its LL wire) for writing, so that the next send's stores
+ * find them owned: they were last written a lap ago and read by the consumer since, and the locked
+ * instructions of the next send wait for every store before them to commit. */
+static void rk__h2k_prefetch(const rk_kernel *k, uint64_t pos)
+{
+    const uint8_t *slot = rk_queue_slot(&k->h2k, pos);
+    for (uint32_t off = 0; off < k->h2k.slot_size; off += 64) /* x86-64 and arm64 lines */
+        __builtin_prefetch(slot + off, 1, 3);
+    if (k->ll) {
+        const uint8_t *wire = (const uint8_t *)rk__ll_wire(k, k->ll_h2k_wire, &k->h2k, pos);
+        for (uint32_t off = 0; off < 2 * k->h2k.slot_size; off += 64)
+            __builtin_prefetch(wire + off, 1, 3);
+    }
+}
+
 static void rk__h2k_notify(rk_kernel *k)
 {
     if (k->rt->ops->notify != NULL)
@@ -826,6 +841,7 @@ static int rk__send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t 
         for (int i = 0; i < got; i++, ts.logical++)
             rk__msg_write(k, &msgs[i], pos + (uint64_t)i, &ts);
         rk__h2k_publish(k, pos, (uint32_t)got);
+        rk__h2k_prefetch(k, pos + (uint64_t)got);
     } else {
         /* MPSC: one claim per slot; after the first, only what fits right now. */
         void *slot;
@@ -997,9 +1013,10 @@ static int rk__k2h_peek(rk_kernel *k, uint32_t n, uint64_t *pos, int64_t timeout
                 continue; /* only runtime no-ops were there: look again */
             return rc;
         }
-        /* A device fault that never reached the control block (GPU trap). Asked every 256 rounds only: the
-         * CUDA check is a driver call that takes a microsecond, and a reply arriving meanwhile would wait. */
-        if (w.started && (w.b.round & 255u) == 1 && k->rt->ops->poll != NULL && (rc = k->rt->ops->poll(k)) != 0)
+        /* A device fault that never reached the control block (GPU trap). Asked every 256 rounds only, the
+         * first time after 255 (~20 us): the CUDA check is a driver call that takes a microsecond, and a
+         * reply arriving meanwhile would wait, so a reply that comes within a few microseconds never meets it. */
+        if (w.started && (w.b.round & 255u) == 255u && k->rt->ops->poll != NULL && (rc = k->rt->ops->poll(k)) != 0)
             return rc;
         st = rk__state(k);
         if (st == RK_STATE_STOPPED || st == RK_STATE_FAILED) {
