@@ -1018,20 +1018,24 @@ __device__ __forceinline__ void rk__ll_publish(const rk_device_args *a, const rk
 /* What the two warps of a low-latency kernel share (shared memory). */
 typedef struct rk__ll_shared {
     uint64_t ctl;      /* terminate (low half) and pause (high half), as the control warp last read them */
-    uint32_t progress; /* warp 0's polls: the control warp beats the heartbeat only while this moves */
-    uint32_t done;     /* warp 0 left its loop: the control warp leaves too */
+    uint64_t progress; /* warp 0's polls: the control warp beats the heartbeat only while this moves */
+    uint64_t done;     /* warp 0 left its loop: the control warp leaves too */
 } rk__ll_shared;
 
-__device__ __forceinline__ uint64_t rk__ld_acquire_cta_u64(const uint64_t *p)
+/* The two warps talk through shared-memory atomics (relaxed) with block-scope fences around them: the
+ * fence-then-atomic and atomic-then-fence pairs make a release and an acquire at block scope, and
+ * compute-sanitizer's racecheck sees atomics where it reports plain accesses between warps as races. */
+__device__ __forceinline__ uint64_t rk__ll_get(uint64_t *p)
 {
-    uint64_t v;
-    asm volatile("ld.acquire.cta.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    const uint64_t v = atomicAdd((unsigned long long *)p, 0ull);
+    __threadfence_block(); /* acquire */
     return v;
 }
 
-__device__ __forceinline__ void rk__st_release_cta_u64(uint64_t *p, uint64_t v)
+__device__ __forceinline__ void rk__ll_put(uint64_t *p, uint64_t v)
 {
-    asm volatile("st.release.cta.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+    __threadfence_block(); /* release */
+    atomicExch((unsigned long long *)p, (unsigned long long)v);
 }
 
 /*
@@ -1043,19 +1047,18 @@ __device__ __forceinline__ void rk__st_release_cta_u64(uint64_t *p, uint64_t v)
  */
 __device__ __forceinline__ void rk__ll_control(const rk_device_args *a, rk__ll_shared *sh)
 {
-    uint64_t beat = 0;
-    uint32_t seen = 0;
+    uint64_t beat = 0, seen = 0;
     long long last = clock64();
     for (;;) {
         const uint64_t w = rk_ld_acquire_sys_u64((const uint64_t *)(const void *)&a->cb->terminate);
-        rk__st_release_cta_u64(&sh->ctl, w);
-        if (*(volatile uint32_t *)&sh->done) {
+        rk__ll_put(&sh->ctl, w);
+        if (rk__ll_get(&sh->done)) {
             rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat); /* a last beat as the kernel leaves */
             return;
         }
         const long long now = clock64();
         if (now - last > 200000) { /* ~100 us: one bus write, and only while warp 0 moves */
-            const uint32_t p = *(volatile uint32_t *)&sh->progress;
+            const uint64_t p = rk__ll_get(&sh->progress);
             if (p != seen)
                 rk_st_relaxed_sys_u64(&a->cb->heartbeat, ++beat);
             seen = p;
@@ -1133,11 +1136,13 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         const uint32_t term_before = term; /* read before this poll was issued (acquire, below) */
         /* Control, as the control warp last saw it. Acquire (see rk__ll_control): every later poll sees what
          * the host sent before terminate. */
-        const uint64_t ctl = rk__ld_acquire_cta_u64(&sh->ctl);
+        uint64_t ctl = lane == 0 ? rk__ll_get(&sh->ctl) : 0;
+        ctl = __shfl_sync(RK_FULL_MASK, ctl, 0);
+        __syncwarp(); /* lane 0's acquire orders every lane's later polls (memory ordering of the warp barrier) */
         term = (uint32_t)ctl != 0;
         const uint32_t pause = (uint32_t)(ctl >> 32) != 0 && !term;
         if (lane == 0) {
-            sh->progress++;
+            atomicAdd((unsigned long long *)&sh->progress, 1ull);
             if (term && !draining)
                 rk_st_relaxed_sys_u32(&a->cb->state, RK_STATE_DRAINING);
             if (pause != paused)
@@ -1312,7 +1317,7 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         rk__ll_publish(a, &c, 1);
         /* L4: release after every wire word and counter above (fence in rk__ll_publish, then release). */
         rk_st_release_sys_u32(&a->cb->state, stop == 2 ? RK_STATE_FAILED : RK_STATE_STOPPED);
-        *(volatile uint32_t *)&sh->done = 1;
+        rk__ll_put(&sh->done, 1);
     }
 }
 
