@@ -1204,8 +1204,9 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
             }
         }
 
-        /* 2. Lane 0: take (checks, HLC receive rule in registers) and handle. */
-        uint32_t replied = 0;
+        /* 2. Lane 0: take (checks, HLC receive rule in registers) and handle. Lane 0 alone touches the step
+         * words; the warp learns the outcome through shuffles. */
+        uint32_t replied = 0, errs = 0, fault = 0;
         if (lane == 0) {
             if (e->magic != RK_ENVELOPE_MAGIC || e->version != RK_ABI_VERSION || e->payload_len > slot - RK_ENVELOPE_SIZE)
                 s->fault = (uint32_t)(-RK_ECORRUPT);
@@ -1244,11 +1245,16 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
             }
             clock_physical = p;
             clock_logical = logical + 1 + s->hlc_next; /* the largest logical issued in the step */
+            if ((errs = s->errors) != 0)
+                s->errors = 0;
+            fault = s->fault;
 #ifdef RK_DEVICE_PROFILE
             prof_tb = (uint64_t)clock64();
 #endif
         }
         replied = __shfl_sync(RK_FULL_MASK, replied, 0);
+        errs = __shfl_sync(RK_FULL_MASK, errs, 0);
+        fault = __shfl_sync(RK_FULL_MASK, fault, 0);
 
         /* 3. The reply onto the wire; the fence (for latency: see the header) comes after the bookkeeping,
          * which so runs while the stores are on their way instead of between the fence and the next poll. */
@@ -1283,10 +1289,6 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
         c.h2k_tail += 1;
         c.msgs_in += 1;
         c.msgs_out += replied;
-        uint32_t errs = 0;
-        if (lane == 0 && (errs = s->errors) != 0)
-            s->errors = 0;
-        errs = __shfl_sync(RK_FULL_MASK, errs, 0);
         c.errors += errs;
         errors_dirty |= errs != 0;
         dirty = 1;
@@ -1294,7 +1296,6 @@ __device__ __forceinline__ void rk__device_loop_ll(const rk_device_args *a, rk_d
             s->clock_physical = clock_physical;
             s->clock_logical = clock_logical;
         }
-        const uint32_t fault = __shfl_sync(RK_FULL_MASK, lane == 0 ? s->fault : 0u, 0);
         if (replied)
             asm volatile("fence.acq_rel.sys;" ::: "memory");
         if (fault) {
