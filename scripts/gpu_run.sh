@@ -21,7 +21,6 @@ say "machine"
 date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
 nvcc --version | tail -2
 echo "commit: ${RK_GIT_COMMIT:-$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)} (pass RK_GIT_COMMIT=<id> in the device command: its copy has no .git)"
-git status --short 2>/dev/null | head -5
 
 say "build"
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$out/cmake.log" 2>&1 || { cat "$out/cmake.log"; exit 1; }

@@ -236,7 +236,8 @@ RK_STATIC_ASSERT(offsetof(rk_control_block, k2k_out) == 112, "cb.k2k_out at 112"
  * twice the slot size. 8-byte aligned words are written and read whole on both sides (x86-64 stores, GPU
  * 64-bit loads and stores, PCIe), so a reader that sees the expected flag in every word of a message has
  * the whole message, with no ordering between the words and no index to read first: one bus crossing per
- * message instead of two (index, then slot), and no fence before a reply (the protocol of NCCL's LL).
+ * message instead of two (index, then slot), and a reply needs no fence for its order (the protocol of
+ * NCCL's LL; the CUDA loop fences after a reply all the same, to push it out sooner: device.cuh).
  * Flags of the previous lap differ by the capacity, so a stale slot never matches; zeroed memory (flag 0)
  * never matches a first-lap position either.
  *

@@ -26,8 +26,9 @@ extern "C" {
 #define RK_CUDA_MSGS_PER_THREAD 4u
 
 /**
- * Low-latency kernels (RK_LAUNCH_LOW_LATENCY): messages one step takes at most, and the largest slot. The
- * device loop stages a step's requests and replies in 16 KiB of shared memory: 8 x 1024 bytes each.
+ * Low-latency kernels (RK_LAUNCH_LOW_LATENCY): the shared-memory stage's size in slots, and the largest
+ * slot. The device loop takes one message per step (device.cuh) and stages its request and reply in 16 KiB
+ * of shared memory, sized for 8 x 1024 bytes each.
  */
 #define RK_CUDA_LL_MAX_BATCH 8u
 #define RK_CUDA_LL_MAX_SLOT 1024u

@@ -142,11 +142,13 @@ enum rk_launch_flags {
     RK_LAUNCH_GRID_SYNC = 1u << 1,      /* GPU: cooperative launch, grid-wide sync available */
     /*
      * GPU: the low-latency queue encoding (abi.h, "LL"): a message crosses the bus once, with no index to
-     * read first and no fence before a reply, roughly halving a CUDA round trip. Costs: wire slots twice
-     * the slot size, one warp serves the kernel (block_size 0 or 32, grid_size 0 or 1), at most 8 messages
-     * per step, slot_size <= 1024, single producer. For interactive command/response traffic; bulk
-     * streams are faster without it. Backends without such a path (CPU, Vulkan) accept the flag and run as
-     * usual: their queues do not cross a bus. Not with RK_LAUNCH_MULTI_PRODUCER or RK_LAUNCH_GRID_SYNC.
+     * read first, and one warp takes it, runs the handler and writes the reply at once: a CUDA round trip
+     * about a third of the default one (2.4 against 6.3-8 us on the H200). Costs: wire slots twice the slot
+     * size, one warp serves the kernel (block_size 0 or 32, grid_size 0 or 1; a second warp watches the
+     * control block), one message per step (a burst is served at one bus read per message),
+     * slot_size <= 1024, single producer. For interactive command/response traffic; bulk streams are
+     * faster without it. Backends without such a path (CPU, Vulkan) accept the flag and run as usual: their
+     * queues do not cross a bus. Not with RK_LAUNCH_MULTI_PRODUCER or RK_LAUNCH_GRID_SYNC.
      */
     RK_LAUNCH_LOW_LATENCY = 1u << 2,
 };
