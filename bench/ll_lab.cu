@@ -15,7 +15,7 @@
  * Every figure: wall clock on the host from before the first store of the request to after the last
  * word of the reply was seen with its flag (p50/p99/min over n round trips, after a warm-up).
  *
- * Build: nvcc -O3 -arch=sm_90 -o ll_lab bench/ll_lab.cu ; run: ll_lab [n]
+ * Build: nvcc -O3 -arch=sm_90 -Iinclude -o ll_lab bench/ll_lab.cu (or the ll_lab target); run: ll_lab [n]
  */
 #include <algorithm>
 #include <cstdint>
@@ -26,6 +26,8 @@
 #include <vector>
 
 #include <cuda_runtime.h>
+
+#include "ringkernel/device.cuh"
 
 #define CAP 64u
 #define MAXW 32u
@@ -40,17 +42,9 @@
         }                                                                                              \
     } while (0)
 
-__device__ __forceinline__ uint64_t ld_sys(const uint64_t *p)
-{
-    uint64_t v;
-    asm volatile("ld.relaxed.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-    return v;
-}
-
-__device__ __forceinline__ void st_sys(uint64_t *p, uint64_t v)
-{
-    asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
-}
+/* The relaxed system-scope load and store of the device loop (device.cuh: the same instructions). */
+__device__ __forceinline__ uint64_t ld_sys(const uint64_t *p) { return rk__ld_relaxed_sys_u64(p); }
+__device__ __forceinline__ void st_sys(uint64_t *p, uint64_t v) { rk_st_relaxed_sys_u64(p, v); }
 
 __device__ __forceinline__ void spin(uint32_t cycles)
 {

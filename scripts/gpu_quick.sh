@@ -9,7 +9,7 @@ export CMAKE_PREFIX_PATH=$PWD/.deps/root/usr
 export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 export PATH=$PWD/.deps/root/usr/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv
-nvcc -O3 -arch=sm_90 -o /tmp/ll_lab bench/ll_lab.cu
+nvcc -O3 -arch=sm_90 -Iinclude -o /tmp/ll_lab bench/ll_lab.cu
 (cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRK_BUILD_PYTHON=OFF > $out/cmake.log 2>&1 && cmake --build build-gpu -j16 --target gpu_latency cuda_test runtime_test k2k_cuda_test > $out/build.log 2>&1; echo build rc $?) &
 (cmake -S . -B build-gpu-prof -DRK_DEVICE_PROFILE=ON -DRK_BUILD_TESTS=OFF -DRK_BUILD_EXAMPLES=OFF -DRK_BUILD_PYTHON=OFF > $out/cmake-prof.log 2>&1 && cmake --build build-gpu-prof -j16 --target gpu_phase > $out/build-prof.log 2>&1; echo prof build rc $?) &
 [ -n "${LAB:-}" ] && /tmp/ll_lab 100000 2>&1 | tee $out/ll_lab.txt
