@@ -116,6 +116,9 @@ typedef struct rk_backend_ops {
      * whose kernels have no inbox (rk_subscribe then answers RK_ENOTSUP, so nothing is ever routed there).
      */
     int (*publish)(rk_runtime *rt, const rk__publication *p, int64_t timeout_ns, rk_publish_info *info);
+
+    /** Compute kernels from .rk (compute.h, compute_internal.h). NULL: none (RK_ENOTSUP). */
+    const struct rk__compute_ops *compute;
 } rk_backend_ops;
 
 /** region_alloc/region_free for backends whose kernels use ordinary host memory (runtime.c): a zeroed,
@@ -222,6 +225,9 @@ struct rk_runtime {
     rk_topic_tree *topics;          /* filter -> subscriber addresses (topic.h) */
     rk__sub *subs[RK__SUB_BUCKETS]; /* the same subscriptions by kernel id (k2k.c) */
     _Atomic uint64_t pub_seq;       /* the last sequence number of a host publication */
+    pthread_mutex_t compute_lock;   /* serialises compute.h's calls (compute_internal.h C3) */
+    int compute_fault;              /* sticky RK_EFAULT of a failed compute launch (C2), under compute_lock */
+    void *compute_data;             /* the backend's compute state (its queue), under compute_lock */
 };
 
 /* ---- K2K routing (k2k.c) ---------------------------------------------------------------------------- */
