@@ -35,14 +35,15 @@ extern "C" {
     XX(EBADHANDLE, -19, "handle is not live (already destroyed or never created)")       \
     XX(EHANDLER, -20, "actor handler returned an error")                                 \
     XX(ENOTRESPONDING, -21, "kernel did not answer within the deadline")                 \
-    XX(EIO, -22, "input/output error")
+    XX(EIO, -22, "input/output error")                                                   \
+    XX(ECANCELED, -23, "canceled by the caller")
 
 typedef enum rk_error {
     RK_OK = 0,
 #define RK__ERR_ENUM(name, value, desc) RK_##name = (value),
     RK_ERRNO_MAP(RK__ERR_ENUM)
 #undef RK__ERR_ENUM
-    RK__ERR_MIN = -23
+    RK__ERR_MIN = -24
 } rk_error;
 
 /** Description of an error code ("success" for 0, "unknown error" for anything unlisted). Never NULL. */

@@ -299,6 +299,26 @@ int rk_recv_release(rk_kernel *k);
  */
 int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns);
 
+/** How a caller can stop an rk_call_ex that is waiting (a signal, a shutdown flag, a cancelled task). */
+typedef struct rk_call_opts {
+    /*
+     * Asked while the call waits (for room in H2K or for its reply), at most every check_ns; a nonzero
+     * return ends the call with RK_ECANCELED. Runs on the calling thread, never with a library lock held.
+     * NULL: never asked (rk_call).
+     */
+    int (*cancel)(void *arg);
+    void *cancel_arg;
+    int64_t check_ns; /* 0: every 10 ms */
+} rk_call_opts;
+
+/**
+ * rk_call that the caller can cancel (opts may be NULL: exactly rk_call). Returns as rk_call, or
+ * RK_ECANCELED when opts->cancel asked to stop: nothing was sent if it stopped while H2K was full;
+ * otherwise the request may still be handled, and its reply is dropped and counted in stats.dropped
+ * like the reply of a call that timed out (never delivered to another caller).
+ */
+int rk_call_ex(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns, const rk_call_opts *opts);
+
 /** The host HLC of the runtime: every send stamps it, every receive merges the reply's stamp into it. */
 int rk_runtime_hlc_now(rk_runtime *rt, rk_hlc_ts *out);
 

@@ -14,7 +14,7 @@ from ringkernel._native import (  # noqa: F401  (re-exported)
     AbiMismatchError, AlreadyExistsError, BackendError, BadHandleError, ClockSkewError, CorruptDataError,
     HandlerError, InvalidArgumentError, InvalidStateError, KernelClosedError, KernelFaultError, KernelState,
     LimitError, Message, MessageSizeError, NoDeviceError, NotFoundError, NotRespondingError, NotSupportedError,
-    OutOfMemoryError, RingKernelError, RingKernelIOError, TimedOutError, ValueOverflowError, WouldBlockError,
+    OperationCanceledError, OutOfMemoryError, RingKernelError, RingKernelIOError, TimedOutError, ValueOverflowError, WouldBlockError,
 )
 from ringkernel.core import KernelHandle, LaunchOptions, RingKernel, type_id  # noqa: F401
 from ringkernel.hlc import HlcClock, HlcTimestamp  # noqa: F401
@@ -27,5 +27,5 @@ __all__ = [
     "TimedOutError", "NotFoundError", "AlreadyExistsError", "MessageSizeError", "KernelClosedError",
     "InvalidStateError", "NoDeviceError", "NotSupportedError", "BackendError", "KernelFaultError",
     "ClockSkewError", "AbiMismatchError", "CorruptDataError", "ValueOverflowError", "LimitError",
-    "BadHandleError", "HandlerError", "NotRespondingError", "RingKernelIOError",
+    "BadHandleError", "HandlerError", "NotRespondingError", "RingKernelIOError", "OperationCanceledError",
 ]

@@ -45,6 +45,7 @@ static const rkpy_errdef rkpy_errdefs[] = {
     { RK_EHANDLER, "HandlerError", NULL },
     { RK_ENOTRESPONDING, "NotRespondingError", NULL },
     { RK_EIO, "RingKernelIOError", &PyExc_OSError },
+    { RK_ECANCELED, "OperationCanceledError", NULL },
 };
 
 static const rkpy_errdef *rkpy_errdef_find(int code)

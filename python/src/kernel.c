@@ -329,13 +329,31 @@ static PyObject *kernel_recv_into(KernelObject *self, PyObject *const *args, Py_
 
 typedef struct call_ctx {
     rk_kernel *k;
+    RuntimeObject *rt;
     rk_msg req, reply;
+    int pyerr; /* the cancel question found a Python exception (a signal handler raised) */
 } call_ctx;
+
+/* rk_call_ex's cancel question, every RKPY_SLICE_NS of waiting (L3): close() has begun, or a Python signal
+ * handler raised (Ctrl-C). Asked without the GIL and without library locks; it takes the GIL to look. */
+static int call_cancel(void *arg)
+{
+    call_ctx *x = arg;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int stop = x->rt->closing;
+
+    if (!stop && PyErr_CheckSignals() < 0)
+        stop = x->pyerr = 1;
+    PyGILState_Release(g);
+    return stop;
+}
 
 static int op_call(void *c, int64_t t)
 {
     call_ctx *x = c;
-    return rk_call(x->k, &x->req, &x->reply, t);
+    const rk_call_opts o = { .cancel = call_cancel, .cancel_arg = x, .check_ns = RKPY_SLICE_NS };
+
+    return rk_call_ex(x->k, &x->req, &x->reply, t, &o);
 }
 
 static PyObject *kernel_call_sync(KernelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -366,6 +384,7 @@ static PyObject *kernel_call_sync(KernelObject *self, PyObject *const *args, Py_
         return NULL;
     }
     c.k = self->k;
+    c.rt = self->runtime;
     c.req.env.payload_len = (uint32_t)view.len;
     c.req.payload = view.buf;
     c.reply.payload = PyBytes_AS_STRING(data);
@@ -387,6 +406,10 @@ static PyObject *kernel_call_sync(KernelObject *self, PyObject *const *args, Py_
     }
     if (rc < 0) {
         Py_DECREF(data);
+        if (rc == RK_ECANCELED && c.pyerr)
+            return NULL; /* the signal handler's exception (KeyboardInterrupt) */
+        if (rc == RK_ECANCELED)
+            return rkpy_raise_msg(RK_ECLOSED, "call_sync: the runtime was closed while the call waited");
         return kernel_fail(self, rc, "call", timeout);
     }
     if (_PyBytes_Resize(&data, c.reply.env.payload_len) < 0)

@@ -5,6 +5,7 @@ import struct
 import pytest
 
 from ringkernel import KernelClosedError, LaunchOptions, RingKernel, TimedOutError
+from rkt import BACKEND
 
 
 def run(coro):
@@ -13,7 +14,7 @@ def run(coro):
 
 def test_async_lifecycle():
     async def main():
-        async with await RingKernel.create("cpu") as rk:
+        async with await RingKernel.create(BACKEND) as rk:
             k = await rk.launch("echo", LaunchOptions())
             await k.send(b"hello")
             m = await k.recv(timeout=5)
@@ -29,7 +30,7 @@ def test_async_lifecycle():
 
 def test_hundred_concurrent_calls():
     async def main():
-        rk = await RingKernel.create("cpu")
+        rk = await RingKernel.create(BACKEND)
         k = await rk.launch("echo", LaunchOptions(queue_capacity=64))  # fewer slots than calls
         rs = await asyncio.gather(*[k.call(struct.pack("<I", i), timeout=10) for i in range(100)])
         assert [struct.unpack("<I", bytes(r))[0] for r in rs] == list(range(100))
@@ -40,7 +41,7 @@ def test_hundred_concurrent_calls():
 
 def test_event_loop_not_blocked():
     async def main():
-        rk = await RingKernel.create("cpu")
+        rk = await RingKernel.create(BACKEND)
         k = await rk.launch("echo")
         ticks = 0
 
@@ -61,7 +62,7 @@ def test_event_loop_not_blocked():
 
 def test_cancelled_recv_loses_nothing():
     async def main():
-        rk = await RingKernel.create("cpu")
+        rk = await RingKernel.create(BACKEND)
         k = await rk.launch("echo")
         waiter = asyncio.create_task(k.recv())
         await asyncio.sleep(0.05)
@@ -88,7 +89,7 @@ def test_cancelled_recv_loses_nothing():
 
 def test_cancelled_call_reply_dropped_and_next_call_works():
     async def main():
-        rk = await RingKernel.create("cpu")
+        rk = await RingKernel.create(BACKEND)
         k = await rk.launch("echo")
         k.pause()
         c = asyncio.create_task(k.call(b"late", timeout=None))
@@ -110,7 +111,7 @@ def test_cancelled_call_reply_dropped_and_next_call_works():
 
 def test_async_send_waits_for_room():
     async def main():
-        rk = await RingKernel.create("cpu")
+        rk = await RingKernel.create(BACKEND)
         k = await rk.launch("echo", LaunchOptions(queue_capacity=4))
         k.pause()
         sends = asyncio.gather(*[k.send(struct.pack("<I", i)) for i in range(40)])
@@ -128,7 +129,7 @@ def test_async_send_waits_for_room():
 
 def test_async_errors():
     async def main():
-        rk = await RingKernel.create("cpu")
+        rk = await RingKernel.create(BACKEND)
         k = await rk.launch("echo", LaunchOptions(slot_size=128))
         with pytest.raises(TypeError):
             await k.send(42)

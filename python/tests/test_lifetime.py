@@ -7,6 +7,7 @@ import textwrap
 import tracemalloc
 
 from ringkernel import LaunchOptions, RingKernel
+from rkt import BACKEND
 
 
 def rss_kib():
@@ -24,7 +25,7 @@ def traffic(k, n):
 
 
 def test_refcounts_of_payloads_and_handles():
-    with RingKernel.create_sync("cpu") as rk:
+    with RingKernel.create_sync(BACKEND) as rk:
         k = rk.launch_sync("echo")
         payload = bytearray(b"x" * 50)
         before = sys.getrefcount(payload), sys.getrefcount(k), sys.getrefcount(rk.runtime)
@@ -35,7 +36,7 @@ def test_refcounts_of_payloads_and_handles():
 
 
 def test_memory_flat_under_traffic():
-    with RingKernel.create_sync("cpu") as rk:
+    with RingKernel.create_sync(BACKEND) as rk:
         k = rk.launch_sync("echo", LaunchOptions(queue_capacity=256))
         traffic(k, 20000)  # warm-up: allocator pools, caches
         gc.collect()
@@ -54,7 +55,7 @@ def test_runtimes_collected_without_close():
     gc.collect()
     rss0 = None
     for i in range(60):
-        rk = RingKernel.create_sync("cpu", workers=1)
+        rk = RingKernel.create_sync(BACKEND, workers=1)
         k = rk.launch_sync("echo")
         k.send_sync(b"x")
         k.recv_sync(timeout=5)
@@ -69,9 +70,9 @@ def test_runtimes_collected_without_close():
 
 def test_exit_with_open_runtime_and_blocked_threads_does_not_hang():
     code = textwrap.dedent("""
-        import asyncio, threading
+        import asyncio, os, threading
         from ringkernel import RingKernel
-        rk = RingKernel.create_sync("cpu")
+        rk = RingKernel.create_sync(os.environ.get("RK_TEST_BACKEND", "cpu"))
         k = rk.launch_sync("echo")
         threading.Thread(target=lambda: k.recv_sync(), daemon=True).start()   # blocked forever
         async def main():

@@ -1233,6 +1233,60 @@ static rk__call *rk__call_unlink(rk_kernel *k, uint64_t corr)
     return NULL;
 }
 
+/* An rk_call_ex's cancel check: asked at most every check_ns while the call waits, never under call_lock
+ * (the callback may block, e.g. Python taking its GIL). With no callback every wait is exactly rk_call's. */
+typedef struct rk__cancel {
+    const rk_call_opts *o; /* NULL or no callback: never cancelled */
+    int64_t check_ns;
+    int64_t next;          /* rk_monotonic_ns() of the next question */
+} rk__cancel;
+
+#define RK__CANCEL_CHECK_NS 10000000 /* 10 ms: a Ctrl-C feels immediate, the callback costs nothing */
+
+static void rk__cancel_init(rk__cancel *x, const rk_call_opts *o)
+{
+    x->o = o != NULL && o->cancel != NULL ? o : NULL;
+    x->check_ns = x->o != NULL && o->check_ns > 0 ? o->check_ns : RK__CANCEL_CHECK_NS;
+    x->next = x->o != NULL ? rk_monotonic_ns() + x->check_ns : 0;
+}
+
+/* The longest a wait of timeout_ns may block before the next question (timeout_ns itself without one). */
+static int64_t rk__cancel_slice(const rk__cancel *x, int64_t timeout_ns)
+{
+    int64_t left;
+
+    if (x->o == NULL)
+        return timeout_ns;
+    left = x->next - rk_monotonic_ns();
+    if (left < 0)
+        left = 0;
+    return timeout_ns < 0 || timeout_ns > left ? left : timeout_ns;
+}
+
+/* The deadline a sleep may use: the earlier of the call's and the next question's (-1: none). */
+static int64_t rk__cancel_until(const rk__cancel *x, int64_t deadline)
+{
+    if (x->o == NULL)
+        return deadline;
+    return deadline < 0 || deadline > x->next ? x->next : deadline;
+}
+
+/* Asks the callback if the question is due. Returns 1 when the caller wants the call to stop. */
+static int rk__cancel_ask(rk__cancel *x)
+{
+    int64_t now;
+
+    if (x->o == NULL || (now = rk_monotonic_ns()) < x->next)
+        return 0;
+    x->next = now + x->check_ns;
+    return x->o->cancel(x->o->cancel_arg) != 0;
+}
+
+static int rk__cancelled(const rk_kernel *k)
+{
+    return rk__err(RK_ECANCELED, "rk_call: canceled by the caller while waiting on kernel %u", k->id);
+}
+
 /* Takes the drain role if it is free. Returns 1 if this caller is now K2H's consumer. */
 static int rk__call_lead_try(rk_kernel *k)
 {
@@ -1337,17 +1391,23 @@ static int rk__call_drain(rk_kernel *k, rk__call *self, int64_t timeout_ns)
 
 /* With the drain role: drains until c's reply came, the deadline passed (a passed deadline still gets one
  * look) or the kernel stopped; then gives the role up. Returns 0 or the error. */
-static int rk__call_lead(rk_kernel *k, rk__call *c, int64_t deadline, int try_once)
+static int rk__call_lead(rk_kernel *k, rk__call *c, int64_t deadline, int try_once, rk__cancel *x)
 {
     int rc;
 
     do {
-        rc = rk__call_drain(k, c, try_once ? 0 : rk__remaining(deadline));
+        rc = rk__call_drain(k, c, try_once ? 0 : rk__cancel_slice(x, rk__remaining(deadline)));
         /* Others' replies keep a drainer busy: its own deadline still ends the call. */
         if (rc == 0 && !c->done && deadline >= 0 && rk_monotonic_ns() >= deadline)
             rc = RK_EAGAIN;
+        /* A slice that ended before the deadline: ask the caller, then drain on. */
+        if (x->o != NULL && !try_once && (rc == RK_ETIMEDOUT || rc == RK_EAGAIN || rc == 0) && !c->done &&
+            (deadline < 0 || rk_monotonic_ns() < deadline))
+            rc = rk__cancel_ask(x) ? RK_ECANCELED : 0;
     } while (rc == 0 && !c->done);
     rk__call_unlead(k);
+    if (rc == RK_ECANCELED)
+        return rk__cancelled(k); /* not in the table: its reply, if one comes, is dropped (K7) */
     if (rc == RK_EAGAIN && !try_once)
         return rk__err(RK_ETIMEDOUT, "rk_call: no reply from kernel %u", k->id);
     return rc;
@@ -1381,7 +1441,7 @@ static int rk__call_sleep(rk_kernel *k, rk__call *c, int64_t deadline)
 
 /* A linked call after its send: waits for the drainer to deliver its reply, or takes the drain role when
  * it is free (K7). On any failure c is unlinked, so a late reply is dropped. Returns 0 or the error. */
-static int rk__call_wait(rk_kernel *k, rk__call *c, int64_t deadline, int try_once)
+static int rk__call_wait(rk_kernel *k, rk__call *c, int64_t deadline, int try_once, rk__cancel *x)
 {
     int rc = 0;
 
@@ -1390,14 +1450,22 @@ static int rk__call_wait(rk_kernel *k, rk__call *c, int64_t deadline, int try_on
         if (rk__call_lead_try(k)) {
             (void)rk__call_unlink(k, c->corr); /* the drainer finds its own reply without the table */
             pthread_mutex_unlock(&k->call_lock);
-            return rk__call_lead(k, c, deadline, try_once);
+            return rk__call_lead(k, c, deadline, try_once, x);
         }
-        if (try_once)
+        if (try_once) {
             rc = RK_EAGAIN; /* polling: no detail string (as rk__wait_round) */
-        else if (deadline >= 0 && rk_monotonic_ns() >= deadline)
+        } else if (deadline >= 0 && rk_monotonic_ns() >= deadline) {
             rc = rk__err(RK_ETIMEDOUT, "rk_call: no reply from kernel %u", k->id);
-        else
-            rc = rk__call_sleep(k, c, deadline);
+        } else if (x->o != NULL && rk_monotonic_ns() >= x->next) {
+            /* Still linked while unlocked: a reply that comes meanwhile is delivered, and wins. */
+            pthread_mutex_unlock(&k->call_lock);
+            int stop = rk__cancel_ask(x);
+            pthread_mutex_lock(&k->call_lock);
+            if (stop && !c->done)
+                rc = rk__cancelled(k);
+        } else {
+            rc = rk__call_sleep(k, c, rk__cancel_until(x, deadline));
+        }
     }
     if (rc != 0)
         (void)rk__call_unlink(k, c->corr);
@@ -1407,7 +1475,8 @@ static int rk__call_wait(rk_kernel *k, rk__call *c, int64_t deadline, int try_on
 
 /* With the drain role: sends req, draining K2H while H2K is full (a kernel waiting for K2H room takes no
  * more requests, so a drainer that only waited could wait on itself). Returns 0 or an error as rk_send. */
-static int rk__call_send_leading(rk_kernel *k, rk__call *self, const rk_msg *req, int64_t timeout_ns)
+static int rk__call_send_leading(rk_kernel *k, rk__call *self, const rk_msg *req, int64_t timeout_ns,
+                                 rk__cancel *x)
 {
     rk__wait w = { .started = 0 };
     int rc;
@@ -1416,6 +1485,8 @@ static int rk__call_send_leading(rk_kernel *k, rk__call *self, const rk_msg *req
         (void)rk__call_drain(k, self, 0); /* failures show in the next send */
         if ((rc = rk__wait_round(&w, timeout_ns, "rk_call", "H2K stayed full", k->id)) != 0)
             return rc;
+        if (rk__cancel_ask(x))
+            return rk__cancelled(k); /* nothing sent */
     }
     return rc;
 }
@@ -1434,8 +1505,14 @@ static int rk__call_result(rk_kernel *k, const rk__call *c)
 
 int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
 {
+    return rk_call_ex(k, m, reply, timeout_ns, NULL);
+}
+
+int rk_call_ex(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns, const rk_call_opts *opts)
+{
     int64_t deadline = rk__deadline(timeout_ns);
     rk__call c = { .reply = reply };
+    rk__cancel x;
     rk_msg req;
     int rc;
 
@@ -1445,15 +1522,16 @@ int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
         return rk__err(RK_EINVAL, "rk_call: reply payload is NULL but payload_cap is %u", reply->payload_cap);
     if (k->peeked)
         return rk__err(RK_EINVAL, "rk_call: a peeked message is not released yet");
+    rk__cancel_init(&x, opts);
     req = *m;
     req.env.flags |= RK_ENV_REQUEST;
     req.env.correlation_id = c.corr = rk_correlation_next();
     if (rk__call_lead_try(k)) { /* fast path: nobody else drains, so no table entry is needed */
-        if ((rc = rk__call_send_leading(k, &c, &req, timeout_ns)) != 0) {
+        if ((rc = rk__call_send_leading(k, &c, &req, timeout_ns, &x)) != 0) {
             rk__call_unlead(k);
             return rc;
         }
-        rc = rk__call_lead(k, &c, deadline, timeout_ns == 0);
+        rc = rk__call_lead(k, &c, deadline, timeout_ns == 0, &x);
     } else {
         /* Linked before the send, so the drainer that sees the reply finds the call. */
         pthread_mutex_lock(&k->call_lock);
@@ -1470,15 +1548,19 @@ int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
                 pthread_mutex_lock(&k->call_lock);
                 (void)rk__call_unlink(k, c.corr); /* not sent yet: no reply can be on its way */
                 pthread_mutex_unlock(&k->call_lock);
-                if ((rc = rk__call_send_leading(k, &c, &req, rk__remaining(deadline))) != 0) {
+                if ((rc = rk__call_send_leading(k, &c, &req, rk__remaining(deadline), &x)) != 0) {
                     rk__call_unlead(k);
                     return rc;
                 }
-                rc = rk__call_lead(k, &c, deadline, timeout_ns == 0);
+                rc = rk__call_lead(k, &c, deadline, timeout_ns == 0, &x);
                 return rc != 0 ? rc : rk__call_result(k, &c);
             }
             if ((rc = rk__wait_round(&w, timeout_ns, "rk_call", "H2K stayed full", k->id)) != 0)
                 break;
+            if (rk__cancel_ask(&x)) {
+                rc = rk__cancelled(k); /* nothing sent */
+                break;
+            }
         }
         if (rc != 0) {
             pthread_mutex_lock(&k->call_lock);
@@ -1486,7 +1568,7 @@ int rk_call(rk_kernel *k, const rk_msg *m, rk_msg *reply, int64_t timeout_ns)
             pthread_mutex_unlock(&k->call_lock);
             return rc;
         }
-        rc = rk__call_wait(k, &c, deadline, timeout_ns == 0);
+        rc = rk__call_wait(k, &c, deadline, timeout_ns == 0, &x);
         if (c.has_cond)
             pthread_cond_destroy(&c.cond);
     }

@@ -953,6 +953,97 @@ static void test_call_timeout_drops_late_reply(void **s)
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
+/* rk_call_ex's cancel callback: counts the questions, asks to stop at the `stop_at`-th. */
+typedef struct cancel_probe {
+    atomic_int asked;
+    int stop_at;
+} cancel_probe;
+
+static int cancel_after(void *arg)
+{
+    cancel_probe *p = arg;
+
+    return atomic_fetch_add(&p->asked, 1) + 1 >= p->stop_at;
+}
+
+typedef struct held_call {
+    rk_kernel *k;
+    int rc;
+} held_call;
+
+/* Holds the drain role with a call that waits for `TIMEOUT` (the kernel is paused, then resumed). */
+static void *held_call_main(void *arg)
+{
+    held_call *h = arg;
+    uint64_t v = 100, out = 0;
+    rk_msg m = msg_make(RK_TYPE_ID(call), &v, sizeof v), r;
+
+    memset(&r, 0, sizeof r);
+    r.payload = &out;
+    r.payload_cap = sizeof out;
+    h->rc = rk_call(h->k, &m, &r, TIMEOUT);
+    return NULL;
+}
+
+static void test_call_cancel(void **s)
+{
+    rk_runtime *rt = rt_new();
+    rk_kernel *k = launch(rt, "echo", &(rk_launch_opts){ .flags = RK_LAUNCH_MULTI_PRODUCER, .queue_capacity = 2 });
+    uint64_t v = 1, out = 0;
+    rk_msg m = msg_make(RK_TYPE_ID(call), &v, sizeof v), r;
+    cancel_probe p = { .stop_at = 3 };
+    rk_call_opts o = { .cancel = cancel_after, .cancel_arg = &p, .check_ns = RK_TIMEOUT_MS(1) };
+    rk_kernel_stats st;
+    held_call h = { .k = k };
+    pthread_t t;
+
+    (void)s;
+    memset(&r, 0, sizeof r);
+    r.payload = &out;
+    r.payload_cap = sizeof out;
+    pause_started(k);
+    /* The drainer's path: sent, then waits for a reply that cannot come; asked every ms, stops at the 3rd. */
+    assert_int_equal(rk_call_ex(k, &m, &r, RK_TIMEOUT_INFINITE, &o), RK_ECANCELED);
+    assert_int_equal(atomic_load(&p.asked), 3);
+    assert_int_equal(rk_last_error_code(), RK_ECANCELED);
+    /* A callback that never stops the call: the deadline still ends it, and NULL opts is rk_call. */
+    p.stop_at = INT32_MAX;
+    v = 2;
+    assert_int_equal(rk_call_ex(k, &m, &r, RK_TIMEOUT_MS(20), &o), RK_ETIMEDOUT);
+    assert_true(atomic_load(&p.asked) > 3);
+    v = 3;
+    assert_int_equal(rk_call_ex(k, &m, &r, 0, NULL), RK_EAGAIN);
+    /* H2K has 2 slots and the paused kernel takes nothing: fill them; a cancel while H2K stays full sends
+     * nothing. */
+    while (rk_send(k, &m, 0) == 0)
+        ;
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    uint64_t sent = st.sent;
+    atomic_store(&p.asked, 0);
+    p.stop_at = 2;
+    assert_int_equal(rk_call_ex(k, &m, &r, RK_TIMEOUT_INFINITE, &o), RK_ECANCELED);
+    assert_int_equal(rk_kernel_stats_get(k, &st), 0);
+    assert_int_equal(st.sent, sent);
+    /* A linked caller's path: another thread holds the drain role, this one sleeps, then gives up. */
+    assert_int_equal(rk_kernel_resume(k), 0);
+    while (rk_recv(k, &r, RK_TIMEOUT_MS(50)) == 0) /* the replies of the sends above; late call replies too */
+        ;
+    pause_started(k);
+    assert_int_equal(pthread_create(&t, NULL, held_call_main, &h), 0);
+    nanosleep(&(struct timespec){ 0, 20000000 }, NULL); /* let it take the drain role */
+    atomic_store(&p.asked, 0);
+    p.stop_at = 2;
+    v = 4;
+    assert_int_equal(rk_call_ex(k, &m, &r, RK_TIMEOUT_INFINITE, &o), RK_ECANCELED);
+    assert_int_equal(rk_kernel_resume(k), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(h.rc, 0); /* the holder got its own reply; the canceled call's was dropped */
+    v = 5;
+    assert_int_equal(rk_call_ex(k, &m, &r, TIMEOUT, &o), 0);
+    assert_int_equal(out, 5);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
 static void test_call_concurrent_timeouts(void **s)
 {
     enum { T = 8, N = 25, SLOW_EVERY = 6 }; /* the last call of each caller is fast */
@@ -1373,6 +1464,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open_reservation_does_not_lose_queued_messages),
         cmocka_unit_test(test_call_from_eight_threads),
         cmocka_unit_test(test_call_timeout_drops_late_reply),
+        cmocka_unit_test(test_call_cancel),
         cmocka_unit_test(test_call_concurrent_timeouts),
         cmocka_unit_test(test_call_pending_table_is_bounded),
         cmocka_unit_test(test_counter_state_persists),
