@@ -14,7 +14,8 @@ from ringkernel._native import (  # noqa: F401  (re-exported)
     AbiMismatchError, AlreadyExistsError, BackendError, BadHandleError, ClockSkewError, CorruptDataError,
     HandlerError, InvalidArgumentError, InvalidStateError, KernelClosedError, KernelFaultError, KernelState,
     LimitError, Message, MessageSizeError, NoDeviceError, NotFoundError, NotRespondingError, NotSupportedError,
-    OperationCanceledError, OutOfMemoryError, RingKernelError, RingKernelIOError, TimedOutError, ValueOverflowError, WouldBlockError,
+    OperationCanceledError, OutOfMemoryError, RingKernelError, RingKernelIOError, TimedOutError, ValueOverflowError,
+    WouldBlockError,
 )
 from ringkernel.core import KernelHandle, LaunchOptions, RingKernel, type_id  # noqa: F401
 from ringkernel.hlc import HlcClock, HlcTimestamp  # noqa: F401
