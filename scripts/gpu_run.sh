@@ -23,7 +23,8 @@ nvcc --version | tail -2
 echo "commit: ${RK_GIT_COMMIT:-$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)} (pass RK_GIT_COMMIT=<id> in the device command: its copy has no .git)"
 
 say "build"
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$out/cmake.log" 2>&1 || { cat "$out/cmake.log"; exit 1; }
+# The image's python3 (a venv with pytest and numpy) builds and tests the Python package (python_cuda).
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRK_PYTHON="$(command -v python3)" > "$out/cmake.log" 2>&1 || { cat "$out/cmake.log"; exit 1; }
 cmake --build build-gpu -j16 > "$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
 echo "build ok"
 
@@ -69,6 +70,8 @@ build-gpu/bench/ll_lab 100000
 
 say "benchmark gpu_latency"
 RK_GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null) build-gpu/bench/gpu_latency ${1:+--quick} --json "$out/gpu_latency.json" 2>&1 | tee "$out/gpu_latency.txt"
+say "benchmark python/bench/overhead.py --backend cuda (Python vs C, same kernel, same process)"
+PYTHONPATH=build-gpu/python timeout 240 python3 python/bench/overhead.py --backend cuda --n 20000 --rounds 3 2>&1 | tee "$out/python_overhead.txt"
 say "benchmark k2k_bench (CPU sections on this host, then the GPU section)"
 timeout 300 build-gpu/bench/k2k_bench ${1:+--quick} --json "$out/k2k_bench.json" 2>&1 | tee "$out/k2k_bench.txt"
 say "done"
