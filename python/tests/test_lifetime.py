@@ -62,10 +62,12 @@ def test_runtimes_collected_without_close():
         del rk, k  # no close(): the collector must destroy the runtime and its worker thread
         gc.collect()
         if i == 10:
-            rss0 = rss_kib()
+            rss0, threads0 = rss_kib(), len(os.listdir("/proc/self/task"))
     assert rss_kib() - rss0 < 4096
+    # Against the count after 11 runtimes, not an absolute one: the CUDA runtime keeps helper threads of
+    # its own once initialised. 50 more runtimes that were not destroyed would leave 50 more threads.
     threads = len(os.listdir("/proc/self/task"))
-    assert threads < 16, f"{threads} threads left: runtimes not destroyed"
+    assert threads <= threads0 + 2, f"{threads} threads left (was {threads0}): runtimes not destroyed"
 
 
 def test_exit_with_open_runtime_and_blocked_threads_does_not_hang():
