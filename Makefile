@@ -10,7 +10,7 @@
 #   make install   build + cmake --install build --prefix $(PREFIX)  (PREFIX defaults to /usr/local)
 #   make python    build + install the Python package into $(PYTHON)'s site-packages (pip, offline, no
 #                  build isolation; PIP_ARGS adds options, e.g. PIP_ARGS=--user)
-#   make clean     remove build/, build-asan/ and build-tsan/
+#   make clean     remove build/, build-asan/, build-tsan/ and build-fuzz/
 #
 # BUILD_DIR (default build) names the main tree; the sanitizer trees are $(BUILD_DIR)-asan and -tsan.
 # CMAKE_ARGS goes to the configure step of build/ (`make build CMAKE_ARGS=-DRK_WITH_CUDA=OFF`);
@@ -65,4 +65,4 @@ python:
 	@cd / && $(PYTHON) -c "import ringkernel, sys; print('python: ok (ringkernel', ringkernel.__version__, 'in', ringkernel.__path__[0] + ')')"
 
 clean:
-	@rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan $(BUILD_DIR)-tsan
+	@rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan $(BUILD_DIR)-tsan build-fuzz

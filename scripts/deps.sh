@@ -13,6 +13,9 @@ PACKAGES=(
     pkg-config        # the install test consumes ringkernel.pc
     # Test framework.
     libcmocka-dev
+    # The kernel-language fuzz target (tests/fuzz, scripts/fuzz.sh): clang with libFuzzer and its sanitizers.
+    clang
+    libclang-rt-14-dev
     # The Vulkan backend: headers and the shader compiler at build time; the loader, Mesa's lavapipe CPU
     # driver and the validation layer for its tests (which then run on any machine, GPU or not).
     libvulkan-dev

@@ -4,6 +4,7 @@
 #                      Python package, gpu: skipped without a GPU)
 #   asan  build-asan/  the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan  build-tsan/  the unit tests under ThreadSanitizer
+#   fuzz  build-fuzz/  the kernel-language compiler under libFuzzer for a bounded time (scripts/fuzz.sh)
 # (both with the Vulkan tests too, label vulkan: they run on lavapipe where there is no GPU)
 # (with another dir: dir/, dir-asan/, dir-tsan/).
 # The sanitizer trees leave out the CUDA backend and the benchmarks (build time). Every suite runs even if
@@ -82,10 +83,30 @@ sanitized() {
     fi
 }
 
+# fuzz: the kernel-language compiler under libFuzzer (tests/fuzz) for RK_FUZZ_SECONDS (default 45): one test.
+fuzz() {
+    local secs=${RK_FUZZ_SECONDS:-45} log=build-fuzz/test.log t0 t1
+    mkdir -p build-fuzz
+    echo "test: fuzz (build-fuzz/, ${secs} s) ..."
+    t0=$(date +%s)
+    if scripts/fuzz.sh "$secs" >"$log" 2>&1; then
+        t1=$(date +%s)
+        echo "test: fuzz: 1/1 passed, $(sed -n 's/^stat::number_of_executed_units: *//p' "$log") executions," \
+             "no crash ($((t1 - t0)) s)"
+        total_pass=$((total_pass + 1))
+        parts+=("fuzz 1/1")
+    else
+        cat "$log" >&2
+        total_fail=$((total_fail + 1)) status=1
+        parts+=("fuzz 0/1")
+    fi
+}
+
 main=${1:-build}
 suite main "$main"
 sanitized asan "$main-asan" address
 sanitized tsan "$main-tsan" thread
+fuzz
 
 joined=$(printf '%s, ' "${parts[@]}")
 echo "TOTAL: $total_pass passed, $total_fail failed, $total_skip skipped (${joined%, })"
