@@ -9,7 +9,7 @@
  *                DRAINING --kernel drained H2K--> STOPPED --on_stop (K2)--> released by rk_runtime_destroy
  *                                  \--terminate deadline passed: host CAS to FAILED (K3)
  *
- * Invariants (cited below as K1..K7):
+ * Invariants (cited below as K1..K8):
  *   K1  Sends against terminate (a Dekker pair on two host words): a send raises `inflight` (a flag for
  *       SPSC kernels, whose sends come from one thread at a time; a count for MPSC), then
  *       loads `closing` (both seq_cst); terminate sets `closing`, then waits until `inflight` is 0 (both
@@ -52,6 +52,13 @@
  *       linked caller under the lock (one that is still sending checks the role itself when it starts to
  *       wait). A drainer never waits for H2K room without draining (a CPU kernel that waits for K2H room
  *       takes no more requests), so the caller that blocks in a send never holds the role.
+ *   K8  Multi-producer over a host lock (ops->mp_host_lock, CUDA: its kernels consume H2K single-producer):
+ *       H2K is SPSC and `mp_lock` makes the senders take turns. A sender holds it from before
+ *       rk__send_enter until after rk__send_leave (so K1's flag form of `inflight` stays right: one sender
+ *       in the window); rk_send_reserve holds it until rk_send_commit or the cancel, in the same thread
+ *       (`mp_owner`). Taking it obeys the call's timeout: a zero timeout only tries it (RK_EAGAIN, as a
+ *       full queue), a finite one waits until the deadline (RK_ETIMEDOUT); rk_call's sends use a zero
+ *       timeout between drains (K7), so a caller never waits for the lock while it holds the drain role.
  *
  *   L1  Low-latency kernels (RK_LAUNCH_LOW_LATENCY on a backend with ops->low_latency; abi.h describes the
  *       LL encoding): the queue handles keep their ring logic (reserve/commit, peek/release, the headers'
@@ -292,11 +299,17 @@ static int rk__launch_opts(const rk_launch_opts *opts, rk_launch_opts *o)
 /* The slot size of a kernel's queue regions: wire slots of the LL encoding are twice the slot (L1). */
 static uint32_t rk__region_slot(const rk_kernel *k) { return k->ll ? 2u * k->opts.slot_size : k->opts.slot_size; }
 
+/* MPSC for a multi-producer kernel, unless its backend serves that with a host lock over SPSC (K8). */
+static uint32_t rk__h2k_flags(const rk_kernel *k)
+{
+    return (k->opts.flags & RK_LAUNCH_MULTI_PRODUCER) && !k->mp_host ? RK_QUEUE_MPSC : RK_QUEUE_SPSC;
+}
+
 /* Region layout: [ control block 128 ][ H2K ][ K2H ], each part 128-byte aligned. */
 static size_t rk__layout(const rk_kernel *k, uint64_t *h2k_off, uint64_t *k2h_off)
 {
     const rk_launch_opts *o = &k->opts;
-    uint32_t h2k_flags = (o->flags & RK_LAUNCH_MULTI_PRODUCER) ? RK_QUEUE_MPSC : RK_QUEUE_SPSC;
+    uint32_t h2k_flags = rk__h2k_flags(k);
     size_t h2k = rk_queue_region_size(o->queue_capacity, rk__region_slot(k), h2k_flags);
     size_t k2h = rk_queue_region_size(o->queue_capacity, rk__region_slot(k), RK_QUEUE_SPSC);
 
@@ -418,7 +431,7 @@ static int rk__kernel_format(rk_kernel *k)
     uint64_t h2k_off, k2h_off;
     uint8_t *base = k->region;
     rk_control_block *cb = k->region;
-    uint32_t h2k_flags = (k->opts.flags & RK_LAUNCH_MULTI_PRODUCER) ? RK_QUEUE_MPSC : RK_QUEUE_SPSC;
+    uint32_t h2k_flags = rk__h2k_flags(k);
     size_t h2k_len, k2h_len;
     int rc;
 
@@ -471,6 +484,11 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
         free(k);
         return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot initialise a mutex");
     }
+    if (pthread_mutex_init(&k->mp_lock, NULL) != 0) {
+        pthread_mutex_destroy(&k->call_lock);
+        free(k);
+        return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot initialise a mutex");
+    }
     k->rt = rt;
     k->opts = o;
     rk__strlcpy(k->name, name, sizeof k->name);
@@ -487,6 +505,7 @@ int rk_kernel_launch(rk_runtime *rt, const char *name, const rk_launch_opts *opt
         goto fail_id;
     }
     k->ll = (o.flags & RK_LAUNCH_LOW_LATENCY) && rt->ops->low_latency;
+    k->mp_host = (o.flags & RK_LAUNCH_MULTI_PRODUCER) && rt->ops->mp_host_lock; /* K8 */
     k->region_size = rk__layout(k, &h2k_off, &k2h_off);
     if ((rc = rt->ops->region_alloc(rt, k->region_size, &k->region)) != 0)
         goto fail_id;
@@ -508,6 +527,7 @@ fail_region:
     free(k->ll_shadow);
     rt->ops->region_free(rt, k->region);
 fail_id:
+    pthread_mutex_destroy(&k->mp_lock);
     pthread_mutex_destroy(&k->call_lock);
     free(k);
     return rc;
@@ -672,6 +692,40 @@ static int rk__send_blocked(rk_kernel *k, const char *fn)
 
 static void rk__send_leave(rk_kernel *k);
 
+/* K8: takes the multi-producer lock of an mp_host kernel, within timeout_ns. Returns 0 (also when the kernel
+ * needs none), RK_EAGAIN (zero timeout, no detail string, as a full queue) or RK_ETIMEDOUT. */
+static int rk__mp_lock(rk_kernel *k, int64_t timeout_ns, const char *fn)
+{
+    struct timespec ts;
+    int64_t deadline;
+    int rc;
+
+    if (!k->mp_host || pthread_mutex_trylock(&k->mp_lock) == 0)
+        return 0;
+    if (timeout_ns == 0)
+        return RK_EAGAIN;
+    if ((deadline = rk__deadline(timeout_ns)) < 0) {
+        pthread_mutex_lock(&k->mp_lock);
+        return 0;
+    }
+    /* pthread_mutex_timedlock counts on CLOCK_REALTIME (clocklock is a GNU extension): the monotonic
+     * deadline is turned into a wall-clock one here, so a clock step only stretches or shortens this wait. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + rk__remaining(deadline);
+    ts.tv_sec = (time_t)(deadline / 1000000000);
+    ts.tv_nsec = (long)(deadline % 1000000000);
+    if ((rc = pthread_mutex_timedlock(&k->mp_lock, &ts)) != 0)
+        return rk__err(RK_ETIMEDOUT, "%s: other senders kept kernel %u's H2K for %lld ns", fn, k->id,
+                       (long long)timeout_ns);
+    return 0;
+}
+
+static void rk__mp_unlock(rk_kernel *k)
+{
+    if (k->mp_host)
+        pthread_mutex_unlock(&k->mp_lock);
+}
+
 /* K1: enters the send window. Returns 0, RK_ECLOSED or RK_EFAULT (with the window closed again). */
 static int rk__send_enter(rk_kernel *k, const char *fn)
 {
@@ -834,10 +888,20 @@ static int rk__send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t 
     for (uint32_t i = 0; i < n; i++) /* all checked first: a failing batch sends nothing */
         if ((rc = rk__msg_check(k, &msgs[i], fn)) != 0)
             return rc;
-    if ((rc = rk__send_enter(k, fn)) != 0)
+    if (RK__UNLIKELY(k->mp_host)) {
+        int64_t deadline = rk__deadline(timeout_ns);
+
+        if ((rc = rk__mp_lock(k, timeout_ns, fn)) != 0)
+            return rc;
+        timeout_ns = timeout_ns <= 0 ? timeout_ns : rk__remaining(deadline);
+    }
+    if ((rc = rk__send_enter(k, fn)) != 0) {
+        rk__mp_unlock(k);
         return rc;
+    }
     if ((got = rk__h2k_reserve(k, n, &pos, timeout_ns, fn)) < 0) {
         rk__send_leave(k);
+        rk__mp_unlock(k);
         return got;
     }
     if (k->h2k.seq == NULL) {
@@ -860,6 +924,7 @@ static int rk__send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t 
         }
     }
     rk__send_leave(k);
+    rk__mp_unlock(k);
     rk__h2k_notify(k);
     return got;
 }
@@ -876,8 +941,8 @@ int rk_send_batch(rk_kernel *k, const rk_msg *msgs, uint32_t n, int64_t timeout_
 }
 
 /* ---- Zero-copy sending -------------------------------------------------------------------------------
- * SPSC: the open reservation lives in the kernel (one sending thread). MPSC: in the sending thread, since
- * any thread may send; one open reservation per thread. */
+ * SPSC: the open reservation lives in the kernel (one sending thread). MPSC and K8: in the sending thread,
+ * since any thread may send; one open reservation per thread (K8: it holds mp_lock until commit). */
 typedef struct rk__reservation {
     rk_kernel *k;
     uint64_t pos;
@@ -885,6 +950,9 @@ typedef struct rk__reservation {
 } rk__reservation;
 
 static _Thread_local rk__reservation rk__tls_reservation;
+
+/* 1 if k's open reservations live in the sending thread (MPSC or K8), 0 if in the kernel (SPSC). */
+static int rk__reservation_per_thread(const rk_kernel *k) { return k->h2k.seq != NULL || k->mp_host; }
 
 int rk_send_reserve(rk_kernel *k, uint32_t payload_len, rk_envelope **env, void **payload, int64_t timeout_ns)
 {
@@ -897,14 +965,25 @@ int rk_send_reserve(rk_kernel *k, uint32_t payload_len, rk_envelope **env, void 
     if (payload_len > rk_payload_max(k->opts.slot_size))
         return rk__err(RK_EMSGSIZE, "rk_send_reserve: payload of %u bytes, kernel %u takes at most %u", payload_len,
                        k->id, rk_payload_max(k->opts.slot_size));
-    if ((k->h2k.seq != NULL ? rk__tls_reservation.k != NULL : k->reserved_env != NULL))
+    if ((rk__reservation_per_thread(k) ? rk__tls_reservation.k != NULL : k->reserved_env != NULL))
         return rk__err(RK_EINVAL, "rk_send_reserve: a reservation is already open (rk_send_commit first)");
+    if (RK__UNLIKELY(k->mp_host)) { /* K8: held until the commit */
+        int64_t deadline = rk__deadline(timeout_ns);
+
+        if ((rc = rk__mp_lock(k, timeout_ns, "rk_send_reserve")) != 0)
+            return rc;
+        timeout_ns = timeout_ns <= 0 ? timeout_ns : rk__remaining(deadline);
+    }
     /* An early check only: rk_send_commit() decides (K1), so a reservation cannot hold terminate up. */
-    if ((rc = rk__send_enter(k, "rk_send_reserve")) != 0)
+    if ((rc = rk__send_enter(k, "rk_send_reserve")) != 0) {
+        rk__mp_unlock(k);
         return rc;
+    }
     rk__send_leave(k);
-    if ((rc = rk__h2k_reserve(k, 1, &pos, timeout_ns, "rk_send_reserve")) < 0)
+    if ((rc = rk__h2k_reserve(k, 1, &pos, timeout_ns, "rk_send_reserve")) < 0) {
+        rk__mp_unlock(k);
         return rc;
+    }
     e = rk_queue_slot(&k->h2k, pos);
     memset(e, 0, sizeof *e);
     e->magic = RK_ENVELOPE_MAGIC;
@@ -912,7 +991,7 @@ int rk_send_reserve(rk_kernel *k, uint32_t payload_len, rk_envelope **env, void 
     e->source = RK_ADDR_HOST;
     e->dest = RK_ADDR(k->id, 0);
     e->payload_len = payload_len;
-    if (k->h2k.seq != NULL) {
+    if (rk__reservation_per_thread(k)) {
         rk__tls_reservation = (rk__reservation){ .k = k, .pos = pos, .env = e };
     } else {
         k->reserved_env = e;
@@ -930,6 +1009,7 @@ static void rk__reservation_cancel(rk_kernel *k, rk_envelope *e, uint64_t pos)
 {
     if (k->h2k.seq == NULL) {
         (void)rk_queue_commit_spsc(&k->h2k, 0);
+        rk__mp_unlock(k); /* K8 */
         return;
     }
     e->flags = RK_ENV_SYSTEM;
@@ -947,7 +1027,7 @@ int rk_send_commit(rk_kernel *k)
 
     if (k == NULL)
         return rk__err(RK_EINVAL, "rk_send_commit: kernel is NULL");
-    if (k->h2k.seq != NULL) {
+    if (rk__reservation_per_thread(k)) {
         if (rk__tls_reservation.k != k)
             return rk__err(RK_EINVAL, "rk_send_commit: this thread reserved nothing on kernel %u", k->id);
         e = rk__tls_reservation.env;
@@ -976,6 +1056,7 @@ int rk_send_commit(rk_kernel *k)
     rk__stamp(k, e, RK_ADDR_INSTANCE(e->dest), NULL);
     rk__h2k_publish(k, pos, 1);
     rk__send_leave(k);
+    rk__mp_unlock(k); /* K8: taken by rk_send_reserve */
     rk__h2k_notify(k);
     return 0;
 }
@@ -1646,6 +1727,7 @@ int rk_runtime_destroy(rk_runtime *rt)
         next = k->next;
         rt->ops->region_free(rt, k->region);
         free(k->ll_shadow);
+        pthread_mutex_destroy(&k->mp_lock);
         pthread_mutex_destroy(&k->call_lock);
         free(k);
     }

@@ -43,6 +43,11 @@ typedef struct rk_backend_ops {
     /** 1 if the backend's kernels read and write their queues in the LL encoding (abi.h) when launched
      * with RK_LAUNCH_LOW_LATENCY; 0: the flag is accepted and changes nothing. */
     int low_latency;
+    /**
+     * 1 if the backend's kernels consume H2K single-producer only (CUDA): RK_LAUNCH_MULTI_PRODUCER is then
+     * served by an SPSC H2K behind a host-side lock (runtime.c K8); 0: an MPSC H2K (per-slot sequences).
+     */
+    int mp_host_lock;
 
     /** Fills *st (compiled, available, device_count, reason). Never fails for a compiled backend. */
     int (*probe)(rk_backend_status *st);
@@ -193,6 +198,10 @@ struct rk_kernel {
     _Atomic int call_draining;      /* 1 while one caller holds the drain role (the K2H consumer) */
     _Atomic uint32_t call_pending;  /* calls linked in call_table; changed under call_lock */
     pthread_mutex_t call_lock;      /* guards call_table and the entries linked in it */
+    /* RK_LAUNCH_MULTI_PRODUCER on a backend with mp_host_lock (runtime.c K8): senders take turns on SPSC. */
+    int mp_host;                    /* 1 in that mode (set at launch, then read-only) */
+    pthread_mutex_t mp_lock;        /* held by the sending thread from before rk__send_enter to after leave */
+    pthread_t mp_owner;             /* the thread holding mp_lock across an open zero-copy reservation */
     rk__call *call_table[RK__CALL_BUCKETS]; /* waiting calls by correlation id; entries live on their
                                                callers' stacks, so the table never allocates */
 };

@@ -621,11 +621,6 @@ static int rk__cuda_launch_on(rk_runtime *rt, rk_kernel *k)
         rc = rk__err(RK_ENOTSUP, "kernel '%s': this GPU does not support cooperative launch", k->name);
         goto fail_lookup;
     }
-    if (k->opts.flags & RK_LAUNCH_MULTI_PRODUCER) {
-        rc = rk__err(RK_ENOTSUP, "kernel '%s': the CUDA backend's H2K queue is single-producer "
-                                 "(RK_LAUNCH_MULTI_PRODUCER is CPU-only for now)", k->name);
-        goto fail_lookup;
-    }
     if (k->ll && (block != 32 || grid != 1 || k->opts.slot_size > RK_CUDA_LL_MAX_SLOT)) {
         rc = rk__err(RK_EINVAL, "kernel '%s': RK_LAUNCH_LOW_LATENCY serves on one warp: block_size 0 or 32 and "
                                 "grid_size 0 or 1, slot_size <= %u (got %u x %u, slot %u)",
@@ -886,6 +881,7 @@ const rk_backend_ops rk__cuda_backend_ops = {
     .kind = RK_BACKEND_CUDA,
     .name = "cuda",
     .low_latency = 1,
+    .mp_host_lock = 1, /* the device loop consumes H2K single-producer: runtime.c K8 */
     .probe = rk__cuda_probe,
     .devices = rk__cuda_devices,
     .init = rk__cuda_init,
