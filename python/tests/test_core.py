@@ -11,7 +11,6 @@ import ringkernel
 from ringkernel import (HandlerError, InvalidArgumentError, KernelClosedError, KernelState, LaunchOptions,
                         MessageSizeError, NotFoundError, RingKernel, RingKernelError, TimedOutError, type_id)
 from ringkernel import _native
-from rkt import BACKEND
 
 
 def test_seed_quick_start():
@@ -286,11 +285,7 @@ def test_call_sync_interrupted_by_signal(rk):
 
 
 def test_multi_producer_threads(rk):
-    try:
-        k = rk.launch_sync("echo", LaunchOptions(multi_producer=True, queue_capacity=4096))
-    except _native.NotSupportedError as e:
-        assert BACKEND == "cuda", e  # the CUDA backend has no multi-producer H2K yet (runtime.h, issue [2])
-        pytest.skip(f"multi-producer kernels on {BACKEND}: {e}")
+    k = rk.launch_sync("echo", LaunchOptions(multi_producer=True, queue_capacity=4096))
     assert k.multi_producer
     per, nthreads = 2000, 4
     got = []
