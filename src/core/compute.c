@@ -724,6 +724,14 @@ int rk_program_create(rk_runtime *rt, const char *source, size_t len, const rk_p
     }
     if ((rc = rk__kernel_table(&n->u.p, &mod, name, &n->rings, log, log_cap)) != 0)
         goto fail;
+    /* Ring kernels are actors (rk_kernel_launch), not part of a compute program: the backend never sees
+     * them, so their runtime headers (actor.h) are not needed to build the program. */
+    for (rk__ir_func **pf = &mod.funcs; *pf != NULL;) {
+        if ((*pf)->kind == RK_KK_RING)
+            *pf = (*pf)->next;
+        else
+            pf = &(*pf)->next;
+    }
 
     {
         rk__build_req req = { .ir = &mod, .name = name, .source = source, .len = len, .cache_dir = dir,
