@@ -22,6 +22,9 @@
  * small in-memory headers (NAN, INFINITY, the fixed-width integers) instead of pointing it at the host's
  * /usr/include, whose glibc headers NVRTC cannot parse reliably.
  *
+ * $RK_NVRTC_FLAGS adds NVRTC options (whitespace-separated, at most 16: -lineinfo, --use_fast_math,
+ * -DNAME=...) after ours; they are part of the cache key.
+ *
  * Per runtime (rt->compute_data, created at the first compute call and freed with the runtime):
  *   G1  One non-blocking stream carries every compute operation of the runtime in call order: zero-fills,
  *       copies, launches, frees. That gives compute.h's ordering (C2) without events, and never serialises
@@ -409,8 +412,9 @@ static int rk__cuda_nvrtc_build(const rk__nvrtc *n, const rk__build_req *req, co
 {
     static const char *const hdr_text[] = { rk__nvrtc_math_h, rk__nvrtc_stdint_h };
     static const char *const hdr_name[] = { "math.h", "stdint.h" };
-    char opt_arch[64];
-    const char *opts[] = { opt_arch, "-std=c++17" };
+    char opt_arch[64], extra[512];
+    const char *opts[2 + 16] = { opt_arch, "-std=c++17" };
+    int nopts = 2;
     nvrtcProgram prog = NULL;
     nvrtcResult r;
     size_t log_len = 0, sz = 0;
@@ -418,11 +422,17 @@ static int rk__cuda_nvrtc_build(const rk__nvrtc *n, const rk__build_req *req, co
     int rc = 0;
 
     snprintf(opt_arch, sizeof opt_arch, "--gpu-architecture=%s", arch);
+    rk__strlcpy(extra, getenv("RK_NVRTC_FLAGS") ? getenv("RK_NVRTC_FLAGS") : "", sizeof extra);
+    for (char *save = NULL, *tok = strtok_r(extra, " \t\n", &save); tok != NULL; tok = strtok_r(NULL, " \t\n", &save)) {
+        if (nopts == (int)(sizeof opts / sizeof opts[0]))
+            return rk__err(RK_EINVAL, "CUDA compute: $RK_NVRTC_FLAGS has more than 16 options");
+        opts[nopts++] = tok;
+    }
     r = n->create(&prog, text, req->name ? req->name : "<source>.cu", 2, hdr_text, hdr_name);
     if (r != NVRTC_SUCCESS)
         return rk__err(r == NVRTC_ERROR_OUT_OF_MEMORY ? RK_ENOMEM : RK_EBACKEND, "nvrtcCreateProgram: %s",
                        n->error_string(r));
-    r = n->compile(prog, 2, opts);
+    r = n->compile(prog, nopts, opts);
     if (n->log_size(prog, &log_len) == NVRTC_SUCCESS && log_len > 1 && (log = malloc(log_len)) != NULL &&
         n->log(prog, log) != NVRTC_SUCCESS)
         log[0] = '\0';
@@ -496,7 +506,7 @@ static int rk__cuda_program_build_on(rk_runtime *rt, rk_program *p, const rk__bu
 {
     rk__cuda_compute *cc;
     rk__nvrtc nv;
-    char arch[32], compiler[96], *text = NULL;
+    char arch[32], compiler[640], *text = NULL;
     size_t text_len = 0, code_len = 0;
     void *code = NULL;
     int rc, ptx = 0, hit = 0, rebuilt = 0;
@@ -518,7 +528,8 @@ static int rk__cuda_program_build_on(rk_runtime *rt, rk_program *p, const rk__bu
     /* Everything that changes the bytes we load besides the source and the library's version (which
      * rk__cache_key_make adds): the compiler, and its options and in-memory headers (the "abi" tag, bumped
      * when they change). */
-    snprintf(compiler, sizeof compiler, "nvrtc-%d.%d;abi-1", nv.major, nv.minor);
+    snprintf(compiler, sizeof compiler, "nvrtc-%d.%d;abi-1;%.511s", nv.major, nv.minor,
+             getenv("RK_NVRTC_FLAGS") ? getenv("RK_NVRTC_FLAGS") : "");
     key = rk__cache_key_make(req->source, req->len, "cuda", arch, compiler);
     p->info.cache_path[0] = '\0';
     if (req->cache_dir != NULL) {
