@@ -54,6 +54,11 @@ if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer memcheck (litmus, 200k messages)"
   timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
   echo "litmus memcheck exit: ${PIPESTATUS[0]}"
+  say "compute-sanitizer memcheck + racecheck (cuda_compute_test: NVRTC programs, shared-memory stencil tiles)"
+  timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
+  echo "cuda_compute memcheck exit: ${PIPESTATUS[0]}"
+  timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
+  echo "cuda_compute racecheck exit: ${PIPESTATUS[0]}"
 fi
 
 say "round-trip phase profile (diagnostic build, -DRK_DEVICE_PROFILE=ON)"
@@ -71,4 +76,6 @@ say "benchmark gpu_latency"
 RK_GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null) build-gpu/bench/gpu_latency ${1:+--quick} --json "$out/gpu_latency.json" 2>&1 | tee "$out/gpu_latency.txt"
 say "benchmark k2k_bench (CPU sections on this host, then the GPU section)"
 timeout 300 build-gpu/bench/k2k_bench ${1:+--quick} --json "$out/k2k_bench.json" 2>&1 | tee "$out/k2k_bench.txt"
+say "benchmark compute_bench (compute.h: the same .rk kernels on cpu, cuda, vulkan; copy rooflines of each)"
+timeout 400 build-gpu/bench/compute_bench cpu cuda vulkan --json "$out/compute_bench.json" 2>&1 | tee "$out/compute_bench.txt"
 say "done"

@@ -229,8 +229,8 @@ static void test_compile_error_log(void **state)
 
     (void)state;
     /* The checker only passes code the emitter can write, so the error is provoked through the extra
-     * NVRTC options: a macro that turns the parameter `a` into a syntax error in the generated CUDA C. */
-    assert_int_equal(setenv("RK_NVRTC_FLAGS", "-Da=)", 1), 0);
+     * NVRTC options: a macro that turns the kernel's name into a syntax error in the generated CUDA C. */
+    assert_int_equal(setenv("RK_NVRTC_FLAGS", "-Dsaxpy=)", 1), 0);
     rc = rk_program_create(rt, saxpy_src, strlen(saxpy_src), &o, &p);
     assert_int_equal(unsetenv("RK_NVRTC_FLAGS"), 0);
     assert_int_equal(rc, RK_EBACKEND);

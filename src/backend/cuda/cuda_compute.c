@@ -412,7 +412,7 @@ static int rk__cuda_nvrtc_build(const rk__nvrtc *n, const rk__build_req *req, co
 {
     static const char *const hdr_text[] = { rk__nvrtc_math_h, rk__nvrtc_stdint_h };
     static const char *const hdr_name[] = { "math.h", "stdint.h" };
-    char opt_arch[64], extra[512];
+    char opt_arch[64], extra[512], cu_name[300];
     const char *opts[2 + 16] = { opt_arch, "-std=c++17" };
     int nopts = 2;
     nvrtcProgram prog = NULL;
@@ -422,13 +422,15 @@ static int rk__cuda_nvrtc_build(const rk__nvrtc *n, const rk__build_req *req, co
     int rc = 0;
 
     snprintf(opt_arch, sizeof opt_arch, "--gpu-architecture=%s", arch);
+    /* NVRTC's messages name the generated file: "<name>.cu(LINE)", lines of `ringkernel codegen`'s output. */
+    snprintf(cu_name, sizeof cu_name, "%s.cu", req->name ? req->name : "<source>");
     rk__strlcpy(extra, getenv("RK_NVRTC_FLAGS") ? getenv("RK_NVRTC_FLAGS") : "", sizeof extra);
     for (char *save = NULL, *tok = strtok_r(extra, " \t\n", &save); tok != NULL; tok = strtok_r(NULL, " \t\n", &save)) {
         if (nopts == (int)(sizeof opts / sizeof opts[0]))
             return rk__err(RK_EINVAL, "CUDA compute: $RK_NVRTC_FLAGS has more than 16 options");
         opts[nopts++] = tok;
     }
-    r = n->create(&prog, text, req->name ? req->name : "<source>.cu", 2, hdr_text, hdr_name);
+    r = n->create(&prog, text, cu_name, 2, hdr_text, hdr_name);
     if (r != NVRTC_SUCCESS)
         return rk__err(r == NVRTC_ERROR_OUT_OF_MEMORY ? RK_ENOMEM : RK_EBACKEND, "nvrtcCreateProgram: %s",
                        n->error_string(r));
@@ -471,6 +473,24 @@ static int rk__cuda_nvrtc_build(const rk__nvrtc *n, const rk__build_req *req, co
 out:
     free(log);
     n->destroy(&prog);
+    return rc;
+}
+
+int rk__cuda_compile(const rk__build_req *req, int major, int minor, char *arch, size_t cap, int *ptx, void **code,
+                     size_t *len)
+{
+    rk__nvrtc nv;
+    char *text = NULL;
+    size_t text_len = 0;
+    int rc;
+
+    *code = NULL;
+    *len = 0;
+    if ((rc = rk__nvrtc_open(&nv)) != 0 || (rc = rk__cuda_pick_arch(&nv, major, minor, arch, cap, ptx)) != 0 ||
+        (rc = rk__compute_emit(req, RK_TGT_CUDA, &text, &text_len)) != 0)
+        return rc;
+    rc = rk__cuda_nvrtc_build(&nv, req, text, arch, *ptx, code, len);
+    free(text);
     return rc;
 }
 

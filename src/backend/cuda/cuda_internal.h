@@ -49,6 +49,17 @@ extern const struct rk__compute_ops rk__cuda_compute_ops;
 
 /** Frees the runtime's compute state (stream, buffer pool); called by the backend's destroy. */
 void rk__cuda_compute_destroy(struct rk_runtime *rt);
+
+struct rk__build_req;
+
+/**
+ * What program_build compiles, without a device (tests/gpu/cuda_nvrtc_test.c): emits req->ir as CUDA C and
+ * builds it with NVRTC for compute capability major.minor. arch gets the architecture chosen ("sm_90", or
+ * "compute_XY" with *ptx = 1 for a GPU newer than the NVRTC); *code (malloc'd) and *len the cubin or PTX.
+ * Returns 0, RK_ENODEV (no NVRTC), RK_ENOTSUP, RK_EBACKEND (NVRTC's log in req->log), RK_ENOMEM.
+ */
+int rk__cuda_compile(const struct rk__build_req *req, int major, int minor, char *arch, size_t cap, int *ptx,
+                     void **code, size_t *len);
 #endif
 
 #ifdef __cplusplus
