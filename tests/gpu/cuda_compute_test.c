@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/compute_internal.h"
+#include "ringkernel/builtin.h"
 #include "ringkernel/compute.h"
 #include "ringkernel/ringkernel.h"
 #include "gpu/gpu_test_util.h"
@@ -278,6 +279,46 @@ static void test_buffer_pool_reuse(void **state)
     assert_int_equal(rk_runtime_destroy(rt), 0);
 }
 
+/*
+ * A program built, loaded (cudaLibraryLoadData) and launched while a persistent actor is resident on the
+ * same GPU: module loading that waited for running kernels would hang here (the trap of cuda_backend.c
+ * C3), so a watchdog turns a hang into a failure. The actor still answers afterwards.
+ */
+static void test_compute_beside_actor(void **state)
+{
+    rk_runtime *rt = gpu_new_rt();
+    rk_launch_opts lo = { .queue_capacity = 64 };
+    rk_kernel *k;
+    rk_program_info info;
+    rk_program *p;
+    rk_msg q, r;
+    rk_counter_value val;
+    int64_t v = 42;
+
+    (void)state;
+    assert_int_equal(rk_kernel_launch(rt, "counter", &lo, &k), 0);
+    memset(&q, 0, sizeof q);
+    q.env.type_id = RK_COUNTER_ADD;
+    q.env.payload_len = sizeof v;
+    q.payload = &v;
+    assert_int_equal(rk_send(k, &q, RK_TIMEOUT_MS(5000)), 0);
+    alarm(120);
+    p = build(rt, saxpy_src, "", &info); /* compiled and loaded now, beside the resident actor */
+    run_saxpy(rt, p, 100000);
+    rk_program_destroy(p);
+    alarm(0);
+    memset(&q, 0, sizeof q);
+    memset(&r, 0, sizeof r);
+    q.env.type_id = RK_COUNTER_GET;
+    r.payload = &val;
+    r.payload_cap = sizeof val;
+    assert_int_equal(rk_call(k, &q, &r, RK_TIMEOUT_MS(5000)), 0);
+    assert_int_equal(val.count, 1);
+    assert_int_equal(val.sum, 42);
+    assert_int_equal(rk_kernel_terminate(k, RK_TIMEOUT_MS(2000)), 0);
+    assert_int_equal(rk_runtime_destroy(rt), 0);
+}
+
 /* Host reference of the stencils above. */
 static float heat_ref(const float *u, int nx, int ny, int x, int y, int z, float alpha)
 {
@@ -419,6 +460,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_compile_error_log),
         cmocka_unit_test(test_buffer_pool_reuse),
         cmocka_unit_test(test_stencils_tiled_same_bits),
+        cmocka_unit_test(test_compute_beside_actor),
     };
     const struct CMUnitTest fault_tests[] = {
         cmocka_unit_test(test_fault_sticky),

@@ -606,8 +606,11 @@ static void rk__cuda_program_free_on(rk_runtime *rt, rk_program *p)
         return;
     /* Launches of this program may still be queued: unload only after them (the library's code must stay
      * while a kernel of it runs). After a fault (G3) the context is gone and nothing runs any more. */
-    if (cc != NULL && !cc->fault && cudaStreamSynchronize(cc->stream) != cudaSuccess)
-        (void)rk__cuda_cc_fail(cc, cudaGetLastError(), "cudaStreamSynchronize");
+    if (cc != NULL && !cc->fault) {
+        cudaError_t e = cudaStreamSynchronize(cc->stream);
+        if (e != cudaSuccess) /* a fault of an earlier launch: sticky for the calls after this one */
+            (void)rk__cuda_cc_fail(cc, e, "cudaStreamSynchronize");
+    }
     if (cudaLibraryUnload((cudaLibrary_t)p->impl) != cudaSuccess)
         cudaGetLastError();
     p->impl = NULL;
