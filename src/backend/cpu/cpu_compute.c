@@ -7,9 +7,10 @@
  *
  * Launches run synchronously: rk_program_launch returns when the kernel has run, so launch order and the
  * visibility of one launch's writes to the next hold trivially (C2), and sync has nothing to wait for. A
- * launch splits its range (global kernels: linear workgroups; stencils: z-planes) into chunks that a small
- * pool of threads and the calling thread take from one atomic counter; the pool is started at the first
- * launch, sized by rk_runtime_opts.workers (else the online cores), and stopped by the backend's destroy.
+ * launch splits its range (global kernels: linear workgroups; stencils: z-planes, 2D ones rows) into
+ * chunks that a small pool of threads and the calling thread take from one atomic counter; the pool is
+ * started at the first launch, sized by rk_runtime_opts.workers (else the online cores), and stopped by
+ * the backend's destroy.
  *
  * Buffers are host memory from aligned_alloc(64), zeroed.
  */
@@ -54,7 +55,7 @@ typedef struct rk__cpu_job {
     rk__cpu_entry entry;
     rk_grid grid;                 /* first/last are set per chunk */
     void *const *args;
-    uint32_t total, chunk;        /* units (groups or planes) and how many one take gets */
+    uint32_t total, chunk;        /* units (groups, planes or rows) and how many one take gets */
     _Atomic uint32_t next;        /* the next unit to take */
     _Atomic int failed;           /* an entry returned nonzero */
 } rk__cpu_job;
@@ -408,7 +409,12 @@ static int rk__cpu_program_build(rk_runtime *rt, rk_program *p, const rk__build_
     /* The compiler must exist even when the cache holds the program: its version is part of the key. */
     if ((rc = rk__cc_identity(cc, scratch, ident, sizeof ident)) != 0)
         goto out;
-    key = rk__cache_key_make(req->source, req->len, "c", u.machine, ident);
+    /* The key hashes the emitted C rather than the .rk text: it is the compiler's real input, so a
+     * change of the emitter (same library version, a development build) cannot load a stale object.
+     * Emitting costs well under a millisecond; the compiler is what the cache saves. */
+    if ((rc = rk__compute_emit(req, RK_TGT_C, &text, &len)) != 0)
+        goto out;
+    key = rk__cache_key_make(text, len, "c", u.machine, ident);
     if (req->cache_dir != NULL) {
         hit = rk__cache_load(req->cache_dir, key, "so", &so, &so_len, &rebuilt, p->info.cache_path,
                              sizeof p->info.cache_path);
@@ -421,8 +427,6 @@ static int rk__cpu_program_build(rk_runtime *rt, rk_program *p, const rk__build_
         }
     }
     if (hit != 1) {
-        if ((rc = rk__compute_emit(req, RK_TGT_C, &text, &len)) != 0)
-            goto out;
         if ((rc = rk__cc_build(req, cc, scratch, text, len, &so, &so_len)) != 0)
             goto out;
         if ((rc = rk__so_load(scratch, so, so_len, &handle)) != 0)
@@ -516,8 +520,8 @@ static int rk__cpu_launch(rk_runtime *rt, rk_program *p, const rk__compute_kerne
     job.args = ptrs;
     memcpy(job.grid.groups, g->groups, sizeof job.grid.groups);
     memcpy(job.grid.size, g->grid, sizeof job.grid.size);
-    /* Stencils are split by z-planes (emit_c.c), global kernels by linear workgroups. */
-    job.total = k->stencil ? g->grid[2] : g->groups[0] * g->groups[1] * g->groups[2];
+    /* Stencils are split by z-planes, 2D ones by rows (emit_c.c); global kernels by linear workgroups. */
+    job.total = !k->stencil ? g->groups[0] * g->groups[1] * g->groups[2] : k->dims == 2 ? g->grid[1] : g->grid[2];
     /* About four chunks per worker: enough to even out uneven chunks, few enough to keep takes cheap. */
     job.chunk = job.total / ((c->nthreads + 1) * 4);
     if (job.chunk == 0)
