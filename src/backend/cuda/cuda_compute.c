@@ -545,12 +545,15 @@ static int rk__cuda_program_build_on(rk_runtime *rt, rk_program *p, const rk__bu
         return rc;
     rk__strlcpy(p->info.target, "cuda", sizeof p->info.target);
     rk__strlcpy(p->info.arch, arch, sizeof p->info.arch);
-    /* Everything that changes the bytes we load besides the source and the library's version (which
-     * rk__cache_key_make adds): the compiler, and its options and in-memory headers (the "abi" tag, bumped
-     * when they change). */
+    /* The key hashes the CUDA C NVRTC would see (emitted first, a millisecond), not the .rk text, so a
+     * development build whose emitter changed (tiles, say) never loads a stale cubin; with it everything
+     * else that changes the bytes we load: the architecture, the compiler, its options and in-memory
+     * headers (the "abi" tag, bumped when they change); rk__cache_key_make adds the library's version. */
+    if ((rc = rk__compute_emit(req, RK_TGT_CUDA, &text, &text_len)) != 0)
+        return rc;
     snprintf(compiler, sizeof compiler, "nvrtc-%d.%d;abi-1;%.511s", nv.major, nv.minor,
              getenv("RK_NVRTC_FLAGS") ? getenv("RK_NVRTC_FLAGS") : "");
-    key = rk__cache_key_make(req->source, req->len, "cuda", arch, compiler);
+    key = rk__cache_key_make(text, text_len, "cuda", arch, compiler);
     p->info.cache_path[0] = '\0';
     if (req->cache_dir != NULL) {
         hit = rk__cache_load(req->cache_dir, key, ptx ? "ptx" : "cubin", &code, &code_len, &rebuilt,
@@ -570,8 +573,7 @@ static int rk__cuda_program_build_on(rk_runtime *rt, rk_program *p, const rk__bu
         if (rc == 0) {
             p->info.from_cache = 1;
             p->info.cache_rebuilt = 0;
-            free(code);
-            return 0;
+            goto out;
         }
         /* A checksummed entry the driver refuses (another driver's JIT, say): rebuild it. */
         if (rc == RK_EFAULT)
@@ -580,8 +582,6 @@ static int rk__cuda_program_build_on(rk_runtime *rt, rk_program *p, const rk__bu
         code = NULL;
         rebuilt = 1;
     }
-    if ((rc = rk__compute_emit(req, RK_TGT_CUDA, &text, &text_len)) != 0)
-        goto out;
     if ((rc = rk__cuda_nvrtc_build(&nv, req, text, arch, ptx, &code, &code_len)) != 0)
         goto out;
     if ((rc = rk__cuda_load(cc, p, code)) != 0)
