@@ -4,6 +4,8 @@
  * programs and buffers. What the kernels compute is tests/compute/compute_conformance.c's job.
  *
  * Every test uses its own cache directory under $TMPDIR (removed at the end), never the user's cache.
+ * In the ASan and TSan trees the kernels that cc builds are instrumented too (cpu_compute.c adds the
+ * library's sanitizer to the compiler flags), so the sanitizers see inside them, not only the library.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

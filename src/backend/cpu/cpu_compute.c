@@ -12,7 +12,7 @@
  * started at the first launch, sized by rk_runtime_opts.workers (else the online cores), and stopped by
  * the backend's destroy.
  *
- * Buffers are host memory from aligned_alloc(64), zeroed.
+ * Buffers are host memory aligned to 64 bytes (posix_memalign), zeroed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -45,8 +45,21 @@ typedef struct rk_grid {
 
 typedef int (*rk__cpu_entry)(const rk_grid *g, void *const *args);
 
-/* The flags every program is compiled with (part of the cache key). */
-static const char *const rk__cc_flags[] = { "-std=c11", "-O2", "-fPIC", "-shared", "-pthread", "-w", NULL };
+/*
+ * The flags every program is compiled with (part of the cache key). A sanitizer build of the library builds
+ * its kernels with the same sanitizer, whose runtime is already in the process: a kernel's out-of-bounds
+ * access (ASan) or data race (TSan) is then reported like the library's own, instead of being invisible
+ * in uninstrumented code loaded into an instrumented process.
+ */
+static const char *const rk__cc_flags[] = {
+    "-std=c11", "-O2", "-fPIC", "-shared", "-pthread", "-w",
+#if defined(__SANITIZE_ADDRESS__)
+    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+#elif defined(__SANITIZE_THREAD__)
+    "-fsanitize=thread", "-fno-omit-frame-pointer",
+#endif
+    NULL
+};
 
 /* ---- The launch pool -------------------------------------------------------------------------------- */
 
@@ -171,7 +184,11 @@ static int rk__cpu_buffer_alloc(rk_runtime *rt, rk_buffer *b)
     void *p;
 
     (void)rt;
-    p = rk__aligned_zalloc(64, rk__align_up(b->size, 64));
+    /* Exactly b->size bytes, so that under ASan a kernel reading one element past the end is reported. */
+    if (posix_memalign(&p, 64, b->size) != 0)
+        p = NULL;
+    else
+        memset(p, 0, b->size);
     if (p == NULL)
         return rk__err(RK_ENOMEM, "rk_buffer_create: cannot allocate %zu bytes", b->size);
     b->impl = p;
@@ -328,7 +345,7 @@ static int rk__cc_build(const rk__build_req *req, const char *cc, const char *sc
                         void **so, size_t *so_len)
 {
     char src[4200], lib[4200], log[4200];
-    char *argv[24];
+    char *argv[32];
     int argc = 0, st, rc = 0;
 
     snprintf(src, sizeof src, "%s/program.c", scratch);
