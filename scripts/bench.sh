@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh [dir] - runs the benchmarks of build/ (or dir/; make bench): bench/queue_bench, then every
+# bench.sh [dir] - runs the benchmarks of build/ (or dir/; make bench): bench/queue_bench, compute_bench, then every
 # other benchmark program there (the GPU ones exit 77 without a GPU and are reported as skipped), then
 # the CLI demo.
 # With BENCH_SAVE=1 the output, headed by a description of the machine and the commit, is also written
@@ -52,8 +52,10 @@ run() {
     header
     echo
     run queue "$b"/bench/queue_bench
+    # compute.h on every backend (unavailable ones reported as skipped; small sizes on the CPU)
+    run compute "$b"/bench/compute_bench cpu cuda vulkan
     for p in "$b"/bench/*; do
-        [ -f "$p" ] && [ -x "$p" ] && [ "$p" != "$b/bench/queue_bench" ] || continue
+        [ -f "$p" ] && [ -x "$p" ] && [ "$p" != "$b/bench/queue_bench" ] && [ "$p" != "$b/bench/compute_bench" ] || continue
         run "$(basename "$p")" "$p"
     done
     run demo "$b"/cli/ringkernel demo

@@ -55,6 +55,11 @@ if [ "${1:-}" != "quick" ]; then
   say "compute-sanitizer memcheck (litmus, 200k messages)"
   timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
   echo "litmus memcheck exit: ${PIPESTATUS[0]}"
+  say "compute-sanitizer memcheck + racecheck (cuda_compute_test: NVRTC programs, shared-memory stencil tiles)"
+  timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
+  echo "cuda_compute memcheck exit: ${PIPESTATUS[0]}"
+  timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
+  echo "cuda_compute racecheck exit: ${PIPESTATUS[0]}"
 fi
 
 say "round-trip phase profile (diagnostic build, -DRK_DEVICE_PROFILE=ON)"
@@ -74,4 +79,6 @@ say "benchmark python/bench/overhead.py --backend cuda (Python vs C, same kernel
 PYTHONPATH=build-gpu/python timeout 240 python3 python/bench/overhead.py --backend cuda --n 20000 --rounds 3 2>&1 | tee "$out/python_overhead.txt"
 say "benchmark k2k_bench (CPU sections on this host, then the GPU section)"
 timeout 300 build-gpu/bench/k2k_bench ${1:+--quick} --json "$out/k2k_bench.json" 2>&1 | tee "$out/k2k_bench.txt"
+say "benchmark compute_bench (compute.h: the same .rk kernels on cpu, cuda, vulkan; copy rooflines of each)"
+timeout 400 build-gpu/bench/compute_bench cpu cuda vulkan --json "$out/compute_bench.json" 2>&1 | tee "$out/compute_bench.txt"
 say "done"

@@ -1861,11 +1861,12 @@ static void access_block(const rk__ir_block *b)
 
 /* ---- Kernels. ---- */
 
-/* Reads @kernel(kind, workgroup = N, radius = R, dims = D) into f; reports bad attributes. */
+/* Reads @kernel(kind, workgroup = N, radius = R, dims = D, tile = true|false) into f; reports bad
+ * attributes. */
 static void check_attrs(ck *c, const rk__node *fn, rk__ir_func *f)
 {
     static const char *const kinds[] = { "global", "stencil", "ring", "persistent_stencil" };
-    int seen = 0, has_wg = 0, has_radius = 0, has_dims = 0;
+    int seen = 0, has_wg = 0, has_radius = 0, has_dims = 0, has_tile = 0;
     uint64_t wg = 256;
 
     for (const rk__node *a = fn->u.func.attrs; a; a = a->next) {
@@ -1890,7 +1891,16 @@ static void check_attrs(ck *c, const rk__node *fn, rk__ir_func *f)
                     error(c, g->pos, "unknown kernel kind '%.*s' (global, stencil, ring or persistent_stencil)", NAME(nm));
                 continue;
             }
-            if (!has_value || g->u.attr_arg.value_kind != RK_TOK_INT) {
+            if (str_eq(nm, "tile")) {
+                rk__str tv = g->u.attr_arg.value;
+                if (has_tile++)
+                    error(c, g->pos, "'tile' is given twice");
+                else if (!has_value || g->u.attr_arg.value_kind != RK_TOK_IDENT ||
+                         (!str_eq(tv, "true") && !str_eq(tv, "false")))
+                    error(c, g->pos, "'@kernel' argument 'tile' needs '= true' or '= false'");
+                else
+                    f->tile = str_eq(tv, "true");
+            } else if (!has_value || g->u.attr_arg.value_kind != RK_TOK_INT) {
                 error(c, g->pos, "'@kernel' argument '%.*s' needs '= <integer>'", NAME(nm));
             } else if (str_eq(nm, "workgroup")) {
                 if (has_wg++)
@@ -1939,6 +1949,8 @@ static void check_attrs(ck *c, const rk__node *fn, rk__ir_func *f)
     } else {
         if (has_radius || has_dims)
             error(c, fn->op_pos, "'radius' and 'dims' apply only to stencil kernels");
+        if (has_tile)
+            error(c, fn->op_pos, "'tile' applies only to stencil kernels");
         f->workgroup[0] = wg >= 1 && wg <= 1024 ? (uint32_t)wg : 256;
         f->workgroup[1] = f->workgroup[2] = 1;
     }

@@ -801,7 +801,8 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         expr(e, o, x->u.op.a, P_UNARY);
         return;
     case RK_IR_NEIGHBOR: {
-        /* at(p, dx, dy, dz): the `at` row's spelling with the buffer and the offsets as arguments. */
+        /* at(p, dx, dy, dz): the `at` row's spelling with the buffer and the offsets as arguments, unless
+         * the target writes it itself. */
         const rk__intrinsic *at = rk__intr_lookup("at", 2);
         rk__intr_spelling sp;
         char a[4][80];
@@ -809,6 +810,9 @@ static void expr_body(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
         rk__out name = { 0 };
         char buf[256];
 
+        if (e->L->neighbor != NULL && e->L->neighbor(e, o, x)) {
+            return;
+        }
         if (at == NULL || rk__intr_support(at, e->tgt, rk__ty_base(x->type->kind), &sp) != 0) {
             rk__emit_error(e, x->pos, "'at' has no spelling");
             return;

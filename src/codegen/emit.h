@@ -97,6 +97,9 @@ typedef struct rk__emit_lang {
     /* Optional overrides: a declaration (parameters, fields, locals) and a variable statement. */
     void (*decl)(rk__emitter *e, rk__out *o, const rk__ir_var *v, rk__pos at);
     void (*var_stmt)(rk__emitter *e, const rk__ir_stmt *s);
+    /* A stencil's at(p, dx, dy, dz) (RK_IR_NEIGHBOR) written another way than the `at` row's spelling
+     * (CUDA's shared-memory tiles): returns 1 when it wrote x, 0 to use the spelling. */
+    int (*neighbor)(rk__emitter *e, rk__out *o, const rk__ir_expr *x);
     /* The entry points, per kernel kind; [RK_KK_NONE] writes a helper. NULL: that kind is not lowered. */
     void (*func[RK_KK_PSTENCIL + 1])(rk__emitter *e, const rk__ir_func *f);
 } rk__emit_lang;
@@ -122,6 +125,7 @@ struct rk__emitter {
                                      the order of first use; they point into the intrinsic table or literals */
     unsigned nreqs;
     int in_atomic;                /* writing the memory argument of an atomic */
+    const void *target_data;      /* the target's state while it writes one function (CUDA: its tiles) */
 };
 
 /** Reports an error at `at` and counts it. */

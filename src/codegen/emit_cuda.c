@@ -6,8 +6,18 @@
  *
  * A stencil becomes a __global__ function taking the grid size as a trailing `uint3 rk_grid_size`: one
  * thread per interior point (the launch covers (n - 2 * radius) points per axis, blocks of the workgroup
- * shape), reading neighbours straight from global memory (the caches serve the halo; staging the tile in
- * shared memory is left to a later version).
+ * shape). By default it reads neighbours straight from global memory (L1 and L2 serve the halo). With
+ * `tile = true` each read-only buffer the body reads with at() is staged in shared memory first:
+ *   T1  The block's tile is its own points plus a halo of `radius` on each side of each stencil axis
+ *       ((X + 2r) x (Y + 2r) x (Z + 2r) in 3D; z is not widened in 2D), at grid coordinates from
+ *       blockIdx * blockDim on; the thread at threadIdx reads its point (threadIdx + r) of the tile.
+ *   T2  Every thread of the block helps load the tile and meets the others at __syncthreads() before the
+ *       interior guard, so threads outside the interior (edge blocks) still load and reach the barrier.
+ *       Tile cells outside the grid are not loaded; no interior point reads them (its neighbours are at
+ *       most radius away, so inside the grid).
+ *   T3  Only buffers the kernel never writes are tiled (a buffer it writes could be read after another
+ *       thread's store, which the tile would not see); the others, and plain p[i] indexing, read global
+ *       memory as without tiles. So the results are the same bits with and without tiles.
  *
  * A ring handler becomes `__device__ int R(rk_ctx *, const rk_envelope *, const void *)`, the handler
  * type of ringkernel/device.cuh, for RK_DEVICE_ACTOR: its message is the payload, its state rk_state().
@@ -134,14 +144,209 @@ static void global_kernel(rk__emitter *e, const rk__ir_func *f)
     rk__emit_line(e, "%s", "");
 }
 
+/* The shared-memory tiles of one stencil (T1..T3): its tiled buffer parameters and the tile's shape. */
+#define RK__CU_MAX_TILES 16
+typedef struct cu_tiles {
+    const rk__ir_var *buf[RK__CU_MAX_TILES];
+    unsigned n;
+    unsigned dim[3]; /* the tile's extent per axis: workgroup + 2 * halo */
+    unsigned halo[3];
+} cu_tiles;
+
+static void tile_scan_block(cu_tiles *t, const rk__ir_block *b);
+
+/* Adds the buffers that at() reads in x to t, when they are read-only parameters (T3). */
+static void tile_scan_expr(cu_tiles *t, const rk__ir_expr *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    switch (x->kind) {
+    case RK_IR_NEIGHBOR: {
+        const rk__ir_var *v = x->u.nb.buf;
+        unsigned i = 0;
+
+        if (v->kind != RK_VAR_PARAM || (v->access & (RK_ACC_WRITE | RK_ACC_ATOMIC)) != 0) {
+            return;
+        }
+        while (i < t->n && t->buf[i] != v) {
+            i++;
+        }
+        if (i == t->n && t->n < RK__CU_MAX_TILES) {
+            t->buf[t->n++] = v;
+        }
+        return;
+    }
+    case RK_IR_UNARY:
+    case RK_IR_BINARY:
+    case RK_IR_CAST:
+    case RK_IR_INDEX:
+    case RK_IR_DEREF:
+    case RK_IR_ADDR:
+        tile_scan_expr(t, x->u.op.a);
+        tile_scan_expr(t, x->kind == RK_IR_BINARY || x->kind == RK_IR_INDEX ? x->u.op.b : NULL);
+        return;
+    case RK_IR_SELECT:
+        tile_scan_expr(t, x->u.sel.c);
+        tile_scan_expr(t, x->u.sel.a);
+        tile_scan_expr(t, x->u.sel.b);
+        return;
+    case RK_IR_CALL:
+    case RK_IR_CTOR:
+        for (uint32_t i = 0; i < x->u.call.nargs; i++) {
+            tile_scan_expr(t, x->u.call.args[i]);
+        }
+        return;
+    case RK_IR_INTRIN:
+        for (uint32_t i = 0; i < x->u.intr.nargs; i++) {
+            tile_scan_expr(t, x->u.intr.args[i]);
+        }
+        return;
+    case RK_IR_FIELD:
+        tile_scan_expr(t, x->u.field.base);
+        return;
+    case RK_IR_SWIZZLE:
+        tile_scan_expr(t, x->u.swz.base);
+        return;
+    default:
+        return;
+    }
+}
+
+static void tile_scan_block(cu_tiles *t, const rk__ir_block *b)
+{
+    for (const rk__ir_stmt *s = b->head; s != NULL; s = s->next) {
+        switch (s->kind) {
+        case RK_IR_S_VAR:
+            tile_scan_expr(t, s->u.var.init);
+            break;
+        case RK_IR_S_ASSIGN:
+            tile_scan_expr(t, s->u.assign.lhs);
+            tile_scan_expr(t, s->u.assign.rhs);
+            break;
+        case RK_IR_S_EXPR:
+        case RK_IR_S_RETURN:
+            tile_scan_expr(t, s->u.expr);
+            break;
+        case RK_IR_S_IF:
+            tile_scan_expr(t, s->u.if_s.cond);
+            tile_scan_block(t, &s->u.if_s.then_s);
+            tile_scan_block(t, &s->u.if_s.else_s);
+            break;
+        case RK_IR_S_LOOP:
+            tile_scan_expr(t, s->u.loop.cond);
+            tile_scan_block(t, &s->u.loop.body);
+            tile_scan_block(t, &s->u.loop.continuing);
+            break;
+        case RK_IR_S_BLOCK:
+            tile_scan_block(t, &s->u.block);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* at(p, dx, dy, dz) of a tiled buffer: the neighbour's cell of the tile (T1). */
+static int tile_neighbor(rk__emitter *e, rk__out *o, const rk__ir_expr *x)
+{
+    const cu_tiles *t = e->target_data;
+
+    for (unsigned i = 0; t != NULL && i < t->n; i++) {
+        if (t->buf[i] == x->u.nb.buf) {
+            rk__out_puts(o, "rk_tile_");
+            rk__emit_var_name(e, o, x->u.nb.buf);
+            rk__out_printf(o, "[rk_tat(%d, %d, %d)]", (int)x->u.nb.off[0], (int)x->u.nb.off[1], (int)x->u.nb.off[2]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Declares and loads the tiles (T1, T2); ends with the block's barrier. */
+static void tile_load(rk__emitter *e, const rk__ir_func *f, const cu_tiles *t)
+{
+    const unsigned *wg = f->workgroup, *d = t->dim, *h = t->halo;
+    const unsigned cells = d[0] * d[1] * d[2];
+
+    for (unsigned i = 0; i < t->n; i++) {
+        rk__out decl = { 0 }, name = { 0 };
+
+        rk__emit_type(e, &decl, t->buf[i]->type->elem, f->pos);
+        rk__emit_var_name(e, &name, t->buf[i]);
+        rk__emit_line(e, "__shared__ %s rk_tile_%s[%u];", decl.buf ? decl.buf : "", name.buf ? name.buf : "",
+                      cells);
+        rk__out_free(&decl);
+        rk__out_free(&name);
+    }
+    rk__emit_line(e, "/* Tile cell of the neighbour (dx, dy, dz) of this thread's point. */");
+    rk__emit_line(e, "#define rk_tat(dx, dy, dz) \\");
+    rk__emit_line(e, "    ((((int)threadIdx.z + %u + (dz)) * %u + ((int)threadIdx.y + %u + (dy))) * %u + "
+                     "((int)threadIdx.x + %u + (dx)))", h[2], d[1], h[1], d[0], h[0]);
+    rk__emit_line(e, "for (unsigned rk_i = (threadIdx.z * %uu + threadIdx.y) * %uu + threadIdx.x; rk_i < %uu; "
+                     "rk_i += %uu) {", wg[1], wg[0], cells,
+                  wg[0] * wg[1] * wg[2]);
+    e->indent++;
+    rk__emit_line(e, "const unsigned long long rk_x = (unsigned long long)blockIdx.x * %uu + rk_i %% %uu,", wg[0],
+                  d[0]);
+    rk__emit_line(e, "                         rk_y = (unsigned long long)blockIdx.y * %uu + rk_i / %uu %% %uu,",
+                  wg[1], d[0], d[1]);
+    rk__emit_line(e, "                         rk_z = (unsigned long long)blockIdx.z * %uu + rk_i / %uu;", wg[2],
+                  d[0] * d[1]);
+    rk__emit_line(e, "if (rk_x < rk_grid_size.x && rk_y < rk_grid_size.y && rk_z < rk_grid_size.z) {");
+    e->indent++;
+    rk__emit_line(e, "const long long rk_g = (long long)rk_z * rk_sz + (long long)rk_y * rk_sy + (long long)rk_x;");
+    for (unsigned i = 0; i < t->n; i++) {
+        rk__out name = { 0 };
+
+        rk__emit_var_name(e, &name, t->buf[i]);
+        rk__emit_line(e, "rk_tile_%s[rk_i] = %s[rk_g];", name.buf ? name.buf : "", name.buf ? name.buf : "");
+        rk__out_free(&name);
+    }
+    e->indent--;
+    rk__emit_line(e, "}");
+    e->indent--;
+    rk__emit_line(e, "}");
+    rk__emit_line(e, "__syncthreads();");
+}
+
 static void stencil(rk__emitter *e, const rk__ir_func *f)
 {
     rk__out h = { 0 };
     unsigned r = f->radius;
+    cu_tiles tiles;
 
-    rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = %u), line %u: one thread per interior point of an", r,
-                  f->dims, f->pos.line);
-    rk__emit_line(e, " * rk_grid_size grid (z = 1 in 2D); launch (n - 2 * radius) points per axis. */");
+    memset(&tiles, 0, sizeof tiles);
+    if (f->tile) {
+        uint64_t bytes = 0;
+
+        tile_scan_block(&tiles, &f->body);
+        for (int a = 0; a < 3; a++) {
+            tiles.halo[a] = a < 2 || f->dims == 3 ? r : 0;
+            tiles.dim[a] = f->workgroup[a] + 2 * tiles.halo[a];
+        }
+        for (unsigned i = 0; i < tiles.n; i++) {
+            const rk__ty_kind k = tiles.buf[i]->type->elem->kind; /* at() reads scalars */
+            const unsigned size = k == RK_TY_I64 || k == RK_TY_U64 || k == RK_TY_F64 ? 8 : 4;
+
+            bytes += (uint64_t)tiles.dim[0] * tiles.dim[1] * tiles.dim[2] * size;
+        }
+        if (bytes > 49152) {
+            rk__emit_error(e, f->pos, "the shared-memory tiles of stencil '%.*s' need %llu bytes, more than the "
+                                      "49152 a block may declare: use a smaller workgroup or 'tile = false'",
+                           (int)f->name.len, f->name.ptr, (unsigned long long)bytes);
+            return;
+        }
+    }
+    rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = %u%s), line %u: one thread per interior point of an", r,
+                  f->dims, f->tile ? ", tile = true" : "", f->pos.line);
+    if (tiles.n > 0) {
+        rk__emit_line(e, " * rk_grid_size grid (z = 1 in 2D); launch (n - 2 * radius) points per axis. The block stages");
+        rk__emit_line(e, " * a %ux%ux%u tile (its points and the halo) of each buffer it reads with at() in shared memory. */",
+                      tiles.dim[0], tiles.dim[1], tiles.dim[2]);
+    } else {
+        rk__emit_line(e, " * rk_grid_size grid (z = 1 in 2D); launch (n - 2 * radius) points per axis. */");
+    }
     rk__out_printf(&h, "extern \"C\" __global__ void __launch_bounds__(%u) ",
                    f->workgroup[0] * f->workgroup[1] * f->workgroup[2]);
     rk__out_put(&h, f->name.ptr, f->name.len);
@@ -159,12 +364,16 @@ static void stencil(rk__emitter *e, const rk__ir_func *f)
     rk__emit_line(e, "const long long rk_sy = rk_grid_size.x, rk_sz = (long long)rk_grid_size.x * rk_grid_size.y;");
     rk__emit_line(e, "const long long rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;");
     rk__emit_line(e, "%s", "");
-    rk__emit_line(e, "if (rk_grid_pos.x >= rk_grid_size.x - %uu || rk_grid_pos.y >= rk_grid_size.y - %uu ||", r, r);
-    rk__emit_line(e, "    rk_grid_pos.z >= rk_grid_size.z - %uu || rk_grid_size.x < %uu || rk_grid_size.y < %uu) {",
-                  f->dims == 3 ? r : 0, 2 * r, 2 * r);
-    rk__emit_line(e, "    return;");
-    rk__emit_line(e, "}");
+    if (tiles.n > 0) {
+        tile_load(e, f, &tiles);
+        e->target_data = &tiles;
+    }
+    rk__emit_stencil_guard(e, f, 0);
     rk__emit_stmts(e, &f->body);
+    e->target_data = NULL;
+    if (tiles.n > 0) {
+        rk__emit_line(e, "#undef rk_tat");
+    }
     e->indent--;
     rk__emit_line(e, "}");
     rk__emit_line(e, "%s", "");
@@ -223,6 +432,7 @@ static const rk__emit_lang cuda_lang = {
     .npieces = sizeof cuda_pieces / sizeof cuda_pieces[0],
     .provided = cuda_provided,
     .shared_prefix = "",
+    .neighbor = tile_neighbor,
     .func = { [RK_KK_NONE] = helper, [RK_KK_GLOBAL] = global_kernel, [RK_KK_STENCIL] = stencil,
               [RK_KK_RING] = ring },
 };

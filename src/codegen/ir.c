@@ -401,7 +401,7 @@ static void out_func(dump *d, const rk__ir_func *f)
         out(d, "  kind %s workgroup %ux%ux%u", rk__kernel_kind_name(f->kind), (unsigned)f->workgroup[0],
             (unsigned)f->workgroup[1], (unsigned)f->workgroup[2]);
         if (f->kind == RK_KK_STENCIL || f->kind == RK_KK_PSTENCIL)
-            out(d, " radius %u dims %u", (unsigned)f->radius, (unsigned)f->dims);
+            out(d, " radius %u dims %u%s", (unsigned)f->radius, (unsigned)f->dims, f->tile ? " tile" : "");
         if (f->kind == RK_KK_RING && f->msg && f->state)
             out(d, " msg %.*s state %.*s", (int)f->msg->name.len, f->msg->name.ptr, (int)f->state->name.len,
                 f->state->name.ptr);

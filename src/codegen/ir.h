@@ -240,6 +240,7 @@ typedef struct rk__ir_func {
     uint32_t workgroup[3];
     uint32_t radius;           /* stencils */
     uint32_t dims;             /* stencils: 2 or 3 */
+    uint8_t tile;              /* stencils: `tile = true`, stage read-only neighbours in shared memory (CUDA) */
     rk__ir_var **shared;       /* the shared variables, in declaration order */
     uint32_t nshared;
     const rk__ir_struct *msg;  /* ring: the message struct T */

@@ -163,6 +163,27 @@ static void test_golden_c(void **state)
     golden("echo", echo_rk, RK_TGT_C, "c");
 }
 
+/* Shared-memory tiles (emit_cuda.c T1..T3): heat7 tiled, and a 2D radius-2 stencil reading two read-only
+ * buffers (one declared without const, never written: still tiled) and a written one through at() (not
+ * tiled: it reads global memory). */
+static const char tiled_rk[] =
+    "@kernel(stencil, radius = 1, tile = true)\n"
+    "void heat7t(global const f32 *u, global f32 *v, f32 alpha) {\n"
+    "    f32 c = at(u, 0, 0, 0);\n"
+    "    f32 lap = at(u, -1, 0, 0) + at(u, 1, 0, 0)\n"
+    "            + at(u, 0, -1, 0) + at(u, 0, 1, 0)\n"
+    "            + at(u, 0, 0, -1) + at(u, 0, 0, 1) - 6.0f * c;\n"
+    "    store(v, c + alpha * lap);\n"
+    "}\n"
+    "@kernel(stencil, radius = 2, dims = 2, workgroup = 128, tile = true)\n"
+    "void blur2(global const f64 *a, global f64 *b, global f64 *out) {\n"
+    "    f64 s = at(a, -2, 0) + at(a, 2, 0) + at(a, 0, -2) + at(a, 0, 2);\n"
+    "    if (s > 0.0) {\n"
+    "        s = s + at(b, 1, -1) + at(out, 0, 1);\n"
+    "    }\n"
+    "    store(out, s);\n"
+    "}\n";
+
 static void test_golden_cuda(void **state)
 {
     (void)state;
@@ -170,6 +191,7 @@ static void test_golden_cuda(void **state)
     golden("sum_u32", sum_rk, RK_TGT_CUDA, "cu");
     golden("heat7", heat7_rk, RK_TGT_CUDA, "cu");
     golden("echo", echo_rk, RK_TGT_CUDA, "cu");
+    golden("tiled", tiled_rk, RK_TGT_CUDA, "cu");
 }
 
 /* Runs a shell command; returns its exit status. */
@@ -380,7 +402,8 @@ static void test_cuda_compiles(void **state)
 {
     static const struct {
         const char *name, *src;
-    } ex[] = { { "saxpy", saxpy_rk }, { "sum_u32", sum_rk }, { "heat7", heat7_rk }, { "echo", echo_rk } };
+    } ex[] = { { "saxpy", saxpy_rk }, { "sum_u32", sum_rk }, { "heat7", heat7_rk }, { "echo", echo_rk },
+               { "tiled", tiled_rk } };
     const char *nvcc = nvcc_path();
 
     (void)state;
@@ -426,6 +449,18 @@ static void test_rejections(void **state)
         rejects(K("p[0] = pack_half2x16(v);"), (rk__target)t, "needs 'rk_pack_half2x16'");
         rejects(K("f32 f = fract(s + 1.0);"), (rk__target)t, "argument 1 of 'fract' is used 2 times");
     }
+    /* tile = true: the tiles must fit the 48 KiB of static shared memory (the attribute's checks: checker_test). */
+    rejects("@kernel(stencil, radius = 8, workgroup = 1024, tile = true)\nvoid s(global const f64 *u, global f64 *v) {\n"
+            "    store(v, at(u, 8, 0, 0));\n}\n", RK_TGT_CUDA, "need 147456 bytes, more than the 49152");
+    /* Other targets read global memory whatever `tile` says: the attribute is a CUDA hint. */
+    text = emit_ok(tiled_rk, RK_TGT_C);
+    assert_null(strstr(text, "rk_tile_"));
+    free(text);
+    text = emit_ok("@kernel(stencil, radius = 1, tile = false)\nvoid s(global const f32 *u, global f32 *v) {\n"
+                   "    store(v, at(u, 1, 0, 0));\n}\n", RK_TGT_CUDA);
+    assert_null(strstr(text, "rk_tile_"));
+    assert_non_null(strstr(text, "u[rk_at(1, 0, 0)]"));
+    free(text);
     /* Every target has an emitter; nothing past the table does. */
     for (int t = 0; t < RK_TGT_COUNT; t++)
         assert_int_equal(rk__emit_supported((rk__target)t), 1);

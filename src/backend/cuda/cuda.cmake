@@ -3,6 +3,7 @@
 # library loads on machines without a driver and reports why CUDA is unavailable.
 target_sources(rk_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/cuda_backend.c
+  ${CMAKE_CURRENT_LIST_DIR}/cuda_compute.c
   ${CMAKE_CURRENT_LIST_DIR}/cuda_actors.cu)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cuda_actors.cu PROPERTIES LANGUAGE CUDA)
 set_target_properties(rk_objects PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)

@@ -101,7 +101,6 @@ typedef struct rk__cuda_rt {
 } rk__cuda_rt;
 
 static void rk__cuda_regions_trim(void);
-static void rk__cuda_device_leave(int prev);
 
 /* Measured once per process, before any persistent kernel of ours can be resident (C2: the calibration
  * frees pinned memory). */
@@ -466,6 +465,11 @@ static void rk__cuda_destroy(rk_runtime *rt)
 
     if (c == NULL)
         return;
+    if (rt->compute_data != NULL) {
+        int dev = rk__cuda_device_enter(rt);
+        rk__cuda_compute_destroy(rt);
+        rk__cuda_device_leave(dev);
+    }
     rk__cuda_k2k_destroy(c);
     pthread_mutex_lock(&rk__cuda_lock);
     rk__cuda_regions_trim(); /* idle regions wait for the last resident kernel of the process (C2) */
@@ -804,7 +808,7 @@ static void rk__cuda_release_on(rk_kernel *k)
 /* The CUDA runtime's current device is a property of the calling host thread: every entry point runs on
  * the runtime's device and gives the calling thread its own device back. Returns the device to restore,
  * or -1 if none. */
-static int rk__cuda_device_enter(const rk_runtime *rt)
+int rk__cuda_device_enter(const rk_runtime *rt)
 {
     const rk__cuda_rt *c = rt->backend_data;
     int prev = -1;
@@ -815,7 +819,7 @@ static int rk__cuda_device_enter(const rk_runtime *rt)
     return -1;
 }
 
-static void rk__cuda_device_leave(int prev)
+void rk__cuda_device_leave(int prev)
 {
     if (prev >= 0)
         (void)cudaSetDevice(prev);
@@ -894,4 +898,12 @@ const rk_backend_ops rk__cuda_backend_ops = {
     .poll = rk__cuda_poll,
     .release = rk__cuda_release,
     .endpoint = rk__cuda_endpoint,
+    .compute = &rk__cuda_compute_ops,
 };
+
+int rk__cuda_rt_device(const rk_runtime *rt)
+{
+    const rk__cuda_rt *c = rt->backend_data;
+
+    return c != NULL ? c->device : 0;
+}

@@ -29,6 +29,39 @@ static inline int64_t rk__realtime_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+#ifndef __CUDACC__
+struct rk_runtime;
+struct rk__compute_ops;
+
+/* Between cuda_backend.c and cuda_compute.c (host C only). */
+
+/** The CUDA device of a runtime of this backend. */
+int rk__cuda_rt_device(const struct rk_runtime *rt);
+
+/** Makes the runtime's device current on the calling thread; returns the device to give back, or -1. */
+int rk__cuda_device_enter(const struct rk_runtime *rt);
+
+/** Gives the calling thread the device rk__cuda_device_enter returned (nothing for -1). */
+void rk__cuda_device_leave(int prev);
+
+/** compute.h on CUDA (cuda_compute.c), set as the backend's .compute. */
+extern const struct rk__compute_ops rk__cuda_compute_ops;
+
+/** Frees the runtime's compute state (stream, buffer pool); called by the backend's destroy. */
+void rk__cuda_compute_destroy(struct rk_runtime *rt);
+
+struct rk__build_req;
+
+/**
+ * What program_build compiles, without a device (tests/gpu/cuda_nvrtc_test.c): emits req->ir as CUDA C and
+ * builds it with NVRTC for compute capability major.minor. arch gets the architecture chosen ("sm_90", or
+ * "compute_XY" with *ptx = 1 for a GPU newer than the NVRTC); *code (malloc'd) and *len the cubin or PTX.
+ * Returns 0, RK_ENODEV (no NVRTC), RK_ENOTSUP, RK_EBACKEND (NVRTC's log in req->log), RK_ENOMEM.
+ */
+int rk__cuda_compile(const struct rk__build_req *req, int major, int minor, char *arch, size_t cap, int *ptx,
+                     void **code, size_t *len);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

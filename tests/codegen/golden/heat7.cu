@@ -15,8 +15,9 @@ extern "C" __global__ void __launch_bounds__(256) heat7(const float *u, float *v
     const long long rk_sy = rk_grid_size.x, rk_sz = (long long)rk_grid_size.x * rk_grid_size.y;
     const long long rk_c = rk_grid_pos.z * rk_sz + rk_grid_pos.y * rk_sy + rk_grid_pos.x;
 
-    if (rk_grid_pos.x >= rk_grid_size.x - 1u || rk_grid_pos.y >= rk_grid_size.y - 1u ||
-        rk_grid_pos.z >= rk_grid_size.z - 1u || rk_grid_size.x < 2u || rk_grid_size.y < 2u) {
+    if (rk_grid_size.x < 2u || rk_grid_size.y < 2u || rk_grid_size.z < 3u ||
+        rk_grid_pos.x >= rk_grid_size.x - 1u || rk_grid_pos.y >= rk_grid_size.y - 1u ||
+        rk_grid_pos.z >= rk_grid_size.z - 1u) {
         return;
     }
     float c = u[rk_at(0, 0, 0)];
