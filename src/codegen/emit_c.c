@@ -14,6 +14,9 @@
  * looping over the interior points (radius <= p < n - radius on every axis; 2D grids pass nz = 1) of the
  * z-planes [z_first, z_last), so the backend can split a grid across threads by planes.
  *
+ * Each global or stencil kernel K also gets `int K__rk_entry(const rk_grid *, void *const *args)`, one
+ * signature for every kernel (args as cuLaunchKernel's), which the CPU backend's launcher calls (compute.h).
+ *
  * A ring handler R becomes an rk_actor_fn, int R(rk_actor_ctx *, const rk_envelope *, const void *),
  * reading its message from the payload and its state from rk_actor_state() (actor.h); reply, send and
  * publish are rk_actor_reply, rk_actor_send and rk_actor_publish (k2k.h) under the handled message's type id.
@@ -38,12 +41,15 @@ static const rk__emit_piece c_pieces[] = {
       "    uint32_t global_id, local_id, group_id, group_size, num_groups, shared_capacity;\n"
       "    rk_u32x3 global_id3, local_id3, group_id3, group_size3, num_groups3;\n"
       "    void *barrier; /* the group's barrier, when the kernel uses barriers */\n"
-      "} rk_kctx;\n"
-      "\n"
-      "/* A launch: the grid's size in groups and the range of linear group ids to run. */\n"
+      "} rk_kctx;\n" },
+    { "rk_grid",
+      "/* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids\n"
+      " * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of\n"
+      " * z-planes. The CPU backend declares the same struct (cpu_compute.c). */\n"
       "typedef struct rk_grid {\n"
       "    uint32_t groups[3];\n"
       "    uint32_t first, last;\n"
+      "    uint32_t size[3];\n"
       "} rk_grid;\n" },
     { "rk_gate",
       "/* Holds a group's threads until all of them exist: a group whose threads cannot all start must not\n"
@@ -222,6 +228,48 @@ static void arg_list(rk__emitter *e, rk__out *o, const rk__ir_func *f, const cha
         rk__out_puts(o, prefix);
         rk__emit_var_name(e, o, f->params[i]);
     }
+}
+
+/*
+ * Writes `int K__rk_entry(const rk_grid *rk_g, void *const *rk_args)`, the launcher's entry of kernel f
+ * (compute.h): rk_args[i] points at the value of parameter i (a buffer parameter's pointer, a scalar's
+ * value as the C type, bool as bool), as cuLaunchKernel's kernelParams, so one signature serves every
+ * kernel and the CPU backend finds it with dlsym. A stencil runs planes [first, last) of grid `size`.
+ */
+static void entry(rk__emitter *e, const rk__ir_func *f)
+{
+    rk__out h = { 0 };
+
+    rk__emit_line(e, "/* The launcher's entry of %.*s: rk_args[i] points at parameter i's value. */", (int)f->name.len,
+                  f->name.ptr);
+    rk__out_printf(&h, "int %.*s__rk_entry(const rk_grid *rk_g, void *const *rk_args)", (int)f->name.len, f->name.ptr);
+    rk__emit_line(e, "%s", h.buf);
+    rk__out_free(&h);
+    rk__emit_line(e, "{");
+    e->indent++;
+    if (f->nparams == 0) {
+        rk__emit_line(e, "(void)rk_args;");
+    }
+    rk__out_printf(&h, "%s%.*s(%s", f->kind == RK_KK_STENCIL ? "" : "return ", (int)f->name.len, f->name.ptr,
+                   f->kind == RK_KK_STENCIL ? "" : "rk_g");
+    for (uint32_t i = 0; i < f->nparams; i++) {
+        rk__out_puts(&h, i > 0 || f->kind != RK_KK_STENCIL ? ", *(" : "*(");
+        rk__emit_type(e, &h, f->params[i]->type, f->pos);
+        rk__out_printf(&h, " const *)rk_args[%u]", i);
+    }
+    if (f->kind == RK_KK_STENCIL) {
+        rk__out_printf(&h, "%srk_g->size[0], rk_g->size[1], rk_g->size[2], rk_g->first, rk_g->last);",
+                       f->nparams ? ", " : "");
+        rk__emit_line(e, "%s", h.buf);
+        rk__emit_line(e, "return 0;");
+    } else {
+        rk__out_puts(&h, ");");
+        rk__emit_line(e, "%s", h.buf);
+    }
+    rk__out_free(&h);
+    e->indent--;
+    rk__emit_line(e, "}");
+    rk__emit_line(e, "%s", "");
 }
 
 static void global_kernel(rk__emitter *e, const rk__ir_func *f)
@@ -411,6 +459,7 @@ static void global_kernel(rk__emitter *e, const rk__ir_func *f)
     rk__emit_line(e, "}");
     rk__emit_line(e, "%s", "");
     rk__out_free(&name);
+    entry(e, f);
 }
 
 static void stencil(rk__emitter *e, const rk__ir_func *f)
@@ -455,6 +504,7 @@ static void stencil(rk__emitter *e, const rk__ir_func *f)
     e->indent--;
     rk__emit_line(e, "}");
     rk__emit_line(e, "%s", "");
+    entry(e, f);
 }
 
 static void helper(rk__emitter *e, const rk__ir_func *f) { rk__emit_helper(e, f, "static "); }

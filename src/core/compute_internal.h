@@ -102,7 +102,26 @@ typedef struct rk__compute_ops {
     int (*sync)(rk_runtime *rt);
     /** Limits: most workgroups per axis (0: no limit). */
     uint32_t max_groups[3];
+    /*
+     * The rk__target (codegen/intrinsics.h: RK_TGT_C, RK_TGT_CUDA, RK_TGT_GLSL) whose capabilities the core
+     * checks the source against before program_build, so a construct the target cannot do is the checker's
+     * diagnostic (RK_ENOTSUP) rather than an emitter failure. Added with the implementation: the contract
+     * of e0ac89f gave the core no way to know the target before the backend ran.
+     */
+    int target;
 } rk__compute_ops;
+
+/* ---- Helpers for program_build (compute.c) ---------------------------------------------------------- */
+
+/**
+ * Emits req->ir for target (an rk__target) into *text (malloc'd) and *len. The emitter's diagnostics go to
+ * req->log and the first one to rk__err. Returns 0; RK_ENOTSUP when a construct cannot be lowered to the
+ * target; RK_ENOMEM.
+ */
+int rk__compute_emit(const rk__build_req *req, int target, char **text, size_t *len);
+
+/** Copies text into req->log (truncated, NUL-terminated; nothing when req->log is NULL). */
+void rk__compute_log(const rk__build_req *req, const char *text);
 
 /* ---- The cache (compute.c) -------------------------------------------------------------------------- */
 

@@ -225,6 +225,10 @@ int rk_runtime_create(rk_runtime **out, const rk_runtime_opts *opts)
         rc = rk__err(RK_ENOMEM, "rk_runtime_create: cannot initialise a mutex");
         goto fail_mutex;
     }
+    if (pthread_mutex_init(&rt->compute_lock, NULL) != 0) {
+        rc = rk__err(RK_ENOMEM, "rk_runtime_create: cannot initialise a mutex");
+        goto fail_compute_lock;
+    }
     if ((rc = rk__k2k_init(rt)) != 0)
         goto fail_k2k;
     if ((rc = ops->init(rt)) != 0)
@@ -236,6 +240,8 @@ int rk_runtime_create(rk_runtime **out, const rk_runtime_opts *opts)
 fail_init:
     rk__k2k_destroy(rt);
 fail_k2k:
+    pthread_mutex_destroy(&rt->compute_lock);
+fail_compute_lock:
     pthread_mutex_destroy(&rt->lock);
 fail_mutex:
     free(rt);
@@ -1561,8 +1567,11 @@ int rk_runtime_destroy(rk_runtime *rt)
         pthread_mutex_destroy(&k->call_lock);
         free(k);
     }
+    /* Compute objects the user left are freed while the backend's compute state still exists. */
+    rk__compute_destroy_all(rt);
     rt->ops->destroy(rt);
     rk__k2k_destroy(rt);
+    pthread_mutex_destroy(&rt->compute_lock);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
     return result;

@@ -242,7 +242,13 @@ struct rk_runtime {
     pthread_mutex_t compute_lock;   /* serialises compute.h's calls (compute_internal.h C3) */
     int compute_fault;              /* sticky RK_EFAULT of a failed compute launch (C2), under compute_lock */
     void *compute_data;             /* the backend's compute state (its queue), under compute_lock */
+    struct rk__compute_node *compute_objs; /* live programs and buffers (compute.c), under compute_lock:
+                                              rk_runtime_destroy frees the ones the user left */
 };
+
+/** Frees the programs and buffers still alive on rt (compute.c); called by rk_runtime_destroy before the
+ * backend's destroy, which frees rt->compute_data. */
+void rk__compute_destroy_all(rk_runtime *rt);
 
 /* ---- K2K routing (k2k.c) ---------------------------------------------------------------------------- */
 

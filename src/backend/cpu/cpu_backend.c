@@ -1325,6 +1325,7 @@ static void rk__cpu_destroy(rk_runtime *rt)
 {
     rk__cpu_pool *p = rt->backend_data;
 
+    rk__cpu_compute_destroy(rt);
     if (p == NULL)
         return;
     rk__cpu_pool_stop(p);
@@ -1489,4 +1490,5 @@ const rk_backend_ops rk__cpu_backend_ops = {
     .poll = NULL,
     .release = rk__cpu_release,
     .publish = rk__cpu_publish_host,
+    .compute = &rk__cpu_compute_ops,
 };

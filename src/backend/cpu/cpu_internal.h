@@ -11,4 +11,10 @@
  */
 void rk__cpu_actors_register(void);
 
+/** The CPU backend's compute kernels (cpu_compute.c). */
+extern const struct rk__compute_ops rk__cpu_compute_ops;
+
+/** Stops the compute pool of rt and frees rt->compute_data (the backend's destroy). */
+void rk__cpu_compute_destroy(rk_runtime *rt);
+
 #endif /* RK_CPU_INTERNAL_H */

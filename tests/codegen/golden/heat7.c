@@ -13,6 +13,15 @@ typedef struct rk_u32x3 {
     uint32_t x, y, z;
 } rk_u32x3;
 
+/* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids
+ * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of
+ * z-planes. The CPU backend declares the same struct (cpu_compute.c). */
+typedef struct rk_grid {
+    uint32_t groups[3];
+    uint32_t first, last;
+    uint32_t size[3];
+} rk_grid;
+
 /* The index of a stencil's neighbour: rk_c is the point's linear index, rk_sy and rk_sz the strides. */
 #define rk_at(dx, dy, dz) (rk_c + (ptrdiff_t)(dz) * rk_sz + (ptrdiff_t)(dy) * rk_sy + (dx))
 
@@ -44,5 +53,12 @@ void heat7(const float *u, float *v, float alpha, uint32_t nx, uint32_t ny, uint
             }
         }
     }
+}
+
+/* The launcher's entry of heat7: rk_args[i] points at parameter i's value. */
+int heat7__rk_entry(const rk_grid *rk_g, void *const *rk_args)
+{
+    heat7(*(const float * const *)rk_args[0], *(float * const *)rk_args[1], *(float const *)rk_args[2], rk_g->size[0], rk_g->size[1], rk_g->size[2], rk_g->first, rk_g->last);
+    return 0;
 }
 

@@ -20,10 +20,13 @@ typedef struct rk_kctx {
     void *barrier; /* the group's barrier, when the kernel uses barriers */
 } rk_kctx;
 
-/* A launch: the grid's size in groups and the range of linear group ids to run. */
+/* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids
+ * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of
+ * z-planes. The CPU backend declares the same struct (cpu_compute.c). */
 typedef struct rk_grid {
     uint32_t groups[3];
     uint32_t first, last;
+    uint32_t size[3];
 } rk_grid;
 
 /* @kernel(global, workgroup = 256x1x1), line 3. */
@@ -65,5 +68,11 @@ int saxpy(const rk_grid *rk_g, float *y, const float *x, float a, uint32_t n)
         }
     }
     return rc;
+}
+
+/* The launcher's entry of saxpy: rk_args[i] points at parameter i's value. */
+int saxpy__rk_entry(const rk_grid *rk_g, void *const *rk_args)
+{
+    return saxpy(rk_g, *(float * const *)rk_args[0], *(const float * const *)rk_args[1], *(float const *)rk_args[2], *(uint32_t const *)rk_args[3]);
 }
 

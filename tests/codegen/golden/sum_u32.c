@@ -21,10 +21,13 @@ typedef struct rk_kctx {
     void *barrier; /* the group's barrier, when the kernel uses barriers */
 } rk_kctx;
 
-/* A launch: the grid's size in groups and the range of linear group ids to run. */
+/* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids
+ * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of
+ * z-planes. The CPU backend declares the same struct (cpu_compute.c). */
 typedef struct rk_grid {
     uint32_t groups[3];
     uint32_t first, last;
+    uint32_t size[3];
 } rk_grid;
 
 /* Holds a group's threads until all of them exist: a group whose threads cannot all start must not
@@ -172,5 +175,11 @@ int sum_u32(const rk_grid *rk_g, const uint32_t *x, uint32_t *total, uint32_t n)
     free(sh);
     free(t);
     return rc;
+}
+
+/* The launcher's entry of sum_u32: rk_args[i] points at parameter i's value. */
+int sum_u32__rk_entry(const rk_grid *rk_g, void *const *rk_args)
+{
+    return sum_u32(rk_g, *(const uint32_t * const *)rk_args[0], *(uint32_t * const *)rk_args[1], *(uint32_t const *)rk_args[2]);
 }
 
