@@ -5,9 +5,8 @@
 # Not evidence: scripts/gpu_run.sh is the full run whose log is committed. Needs .deps/root (gpu_deps.sh).
 set -uo pipefail
 out=${OUT:-/tmp/out}; mkdir -p $out
-export CMAKE_PREFIX_PATH=$PWD/.deps/root/usr
-export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-export PATH=$PWD/.deps/root/usr/bin:$PATH
+# shellcheck source=scripts/gpu_env.sh
+. scripts/gpu_env.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv
 nvcc -O3 -arch=sm_90 -Iinclude -o /tmp/ll_lab bench/ll_lab.cu
 (cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRK_BUILD_PYTHON=OFF > $out/cmake.log 2>&1 && cmake --build build-gpu -j16 --target gpu_latency cuda_test runtime_test k2k_cuda_test > $out/build.log 2>&1; echo build rc $?) &

@@ -11,22 +11,21 @@ log=$out/gpu_run.log
 exec > >(tee "$log") 2>&1
 say() { printf '\n=== %s\n' "$*"; }
 
-# cmocka is not on the device image: the Debian packages travel unpacked in .deps/root (carried).
-if [ -d .deps/root/usr ]; then
-  export CMAKE_PREFIX_PATH=$PWD/.deps/root/usr
-  export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-  export PATH=$PWD/.deps/root/usr/bin:$PATH # glslangValidator, spirv-val (the Vulkan backend's build)
-fi
+# cmocka and the Vulkan loader are not on the device image: the packages travel in .deps (carried).
+# shellcheck source=scripts/gpu_env.sh
+. scripts/gpu_env.sh
 say "machine"
 date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
 nvcc --version | tail -2
 echo "commit: ${RK_GIT_COMMIT:-$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)} (pass RK_GIT_COMMIT=<id> in the device command: its copy has no .git)"
+rk_gpu_vulkan_setup # the NVIDIA Vulkan driver: loader and libglvnd into /, VK_DRIVER_FILES (gpu_env.sh)
 
 say "build"
 # The image's python3 (a venv with pytest and numpy) builds and tests the Python package (python_cuda).
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRK_PYTHON="$(command -v python3)" > "$out/cmake.log" 2>&1 || { cat "$out/cmake.log"; exit 1; }
 cmake --build build-gpu -j16 > "$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
 echo "build ok"
+rk_gpu_vulkan_check_layer build-gpu/cli/ringkernel
 
 say "ringkernel info / demo"
 build-gpu/cli/ringkernel info

@@ -11,8 +11,9 @@
  *     }
  *     RK_REGISTER_ACTOR(add_one, add_one, 0);
  *
- * GPU handlers are registered with the device-side macro in device.cuh under the same names; a name may
- * have a CPU handler, a GPU handler or both, and rk_kernel_launch picks the one for the runtime's backend.
+ * GPU handlers are registered with the device-side macro in device.cuh (CUDA) or with
+ * rk_vulkan_actor_register below (Vulkan) under the same names; a name may have a CPU handler, GPU handlers
+ * or all of them, and rk_kernel_launch picks the one for the runtime's backend.
  */
 #ifndef RINGKERNEL_ACTOR_H
 #define RINGKERNEL_ACTOR_H
@@ -70,6 +71,47 @@ int rk_actor_lookup(const char *name, rk_actor_def *out);
         rk_actor_def rk__def = { #name, (fn), 0, (state_size) };                              \
         (void)rk_actor_register(&rk__def);                                                   \
     }
+
+/* ---- Vulkan actors ------------------------------------------------------------------------------------
+ *
+ * A Vulkan actor is a compute shader built on the prelude ringkernel/vulkan/rk_actor.glsl (installed with
+ * the headers), compiled to SPIR-V by the user (glslangValidator -V --target-env vulkan1.0 -I<that dir>).
+ * The shader defines `int rk_handle(uint i, uint st)` and includes the prelude: message i of the batch is
+ * read with rk_type_lo/hi(i), rk_flags(i), rk_payload_len(i), rk_payload_word(i, k), rk_env_word(i, k) and
+ * rk_instance(i); the handler replies at most once (rk_reply_begin, then rk_reply_word) and returns 0 or a
+ * negative RK_E* code (rk_vk_abi.h has the common ones), exactly as the built-in echo and counter do. The
+ * host builds the reply envelopes (ARCHITECTURE.md §10.10): errors of requests become error replies, as on
+ * the CPU. By default a batch runs in parallel, invocation i handling message i; a shader that defines
+ * RK_ORDERED before the include has one invocation handle the batch in queue order (state that depends on
+ * message order). State: st is the word offset of the message's instance's state in rk_state.w[] (state_size
+ * bytes per instance, zeroed at launch). Shaders use 32-bit words; a module needing an optional device
+ * feature (64-bit types, VK_KHR_shader_clock) launches only where the device has it (RK_ENOTSUP otherwise).
+ *
+ * The definition is its own struct, not a field of rk_actor_def: rk_actor_register and rk_actor_lookup copy
+ * rk_actor_def by value, so growing it would make the library read and write past the struct of a program
+ * compiled against an older header. `size` lets this one grow: the library reads only the fields it covers.
+ */
+typedef struct rk_vulkan_actor_def {
+    uint32_t size;             /* sizeof(rk_vulkan_actor_def) */
+    uint32_t state_size;       /* bytes of state per instance (rk_launch_opts.state_size may ask for more) */
+    const char *name;          /* registry key; at most 63 bytes */
+    const uint32_t *spirv;     /* the SPIR-V module (copied at registration) */
+    size_t spirv_words;        /* its length in 32-bit words */
+} rk_vulkan_actor_def;
+
+/**
+ * Registers a Vulkan actor (process-wide; definition and module are copied). A Vulkan registration of a
+ * built-in name (echo, counter) replaces the built-in on Vulkan. Works in every build: without the Vulkan
+ * backend the actor is simply never launched. Returns 0; RK_EINVAL (NULL def, name or module; a name of 0 or
+ * more than 63 bytes; a size smaller than the fields above; words that are not a SPIR-V module); RK_EEXIST if
+ * a Vulkan actor of that name is registered; RK_ELIMIT (256 actors); RK_ENOMEM. The module's entry point
+ * and local size are checked at launch (RK_EINVAL names what is wrong).
+ */
+int rk_vulkan_actor_register(const rk_vulkan_actor_def *def);
+
+/** Removes a Vulkan actor registration. Returns 0, RK_EINVAL (NULL) or RK_ENOENT. Running kernels keep
+ * their pipeline. */
+int rk_vulkan_actor_unregister(const char *name);
 
 /* ---- Inside a handler --------------------------------------------------------------------------------- */
 

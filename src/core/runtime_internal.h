@@ -153,6 +153,20 @@ int rk__actor_resolve(const char *name, rk_actor_def *out);
  */
 int rk__actor_register_builtin(const rk_actor_def *def);
 
+/** A user Vulkan actor as a launch sees it (vulkan_registry.c). */
+typedef struct rk__vulkan_actor {
+    uint32_t *spirv;          /* the caller's copy: free() it */
+    size_t words;
+    uint32_t state_size;
+    uint64_t gen;             /* the registration's generation (>= 1), unique in the process */
+} rk__vulkan_actor;
+
+/**
+ * Copies the user's Vulkan actor `name` into *out. Returns 0; RK_ENOENT (quietly: no detail is set) when no
+ * Vulkan actor has that name; RK_ENOMEM.
+ */
+int rk__vulkan_actor_resolve(const char *name, rk__vulkan_actor *out);
+
 /** One waiting rk_call, on its caller's stack (runtime.c). */
 typedef struct rk__call rk__call;
 /** Buckets of a kernel's pending-call table (a power of two; correlation ids are sequential, so the low

@@ -1,5 +1,6 @@
 /* registry_test.c - the CPU actor registry: register, look up, unregister, duplicates, bad names, limits,
- * and the conflict a duplicate RK_REGISTER_ACTOR leaves for rk_kernel_launch to report. */
+ * and the conflict a duplicate RK_REGISTER_ACTOR leaves for rk_kernel_launch to report; and the Vulkan
+ * actor registry's checks (rk_vulkan_actor_register; launching them is runtime_test's, on Vulkan). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -190,6 +191,39 @@ static void test_registry_full_is_elimit(void **s)
     assert_int_equal(rk_actor_unregister(name), 0);
 }
 
+static void test_vulkan_registration_checks(void **s)
+{
+    /* The five words of a SPIR-V header (magic, version 1.0, generator, bound, schema): enough for the
+     * registry, which checks only the header; the module's content is checked at launch. */
+    static const uint32_t header[5] = { 0x07230203u, 0x00010000u, 0, 8, 0 };
+    static const uint32_t text[5] = { 0x73726576u, 0, 0, 0, 0 }; /* "vers...": GLSL, not SPIR-V */
+    rk_vulkan_actor_def d = { sizeof d, 16, "vk_reg_test", header, 5 }, bad;
+
+    (void)s;
+    assert_int_equal(rk_vulkan_actor_register(NULL), RK_EINVAL);
+    bad = d;
+    bad.size = 8; /* a struct from a future-incompatible or zeroed caller */
+    assert_int_equal(rk_vulkan_actor_register(&bad), RK_EINVAL);
+    assert_non_null(strstr(rk_last_error(), "sizeof(rk_vulkan_actor_def)"));
+    bad = d;
+    bad.spirv = text;
+    assert_int_equal(rk_vulkan_actor_register(&bad), RK_EINVAL);
+    assert_non_null(strstr(rk_last_error(), "not a SPIR-V module"));
+    bad = d;
+    bad.spirv_words = 4;
+    assert_int_equal(rk_vulkan_actor_register(&bad), RK_EINVAL);
+    bad = d;
+    bad.name = "";
+    assert_int_equal(rk_vulkan_actor_register(&bad), RK_EINVAL);
+    assert_int_equal(rk_vulkan_actor_register(&d), 0);
+    assert_int_equal(rk_vulkan_actor_register(&d), RK_EEXIST);
+    assert_int_equal(rk_vulkan_actor_unregister("vk_reg_test"), 0);
+    assert_int_equal(rk_vulkan_actor_unregister("vk_reg_test"), RK_ENOENT);
+    assert_int_equal(rk_vulkan_actor_unregister(NULL), RK_EINVAL);
+    assert_int_equal(rk_vulkan_actor_register(&d), 0); /* the name is free again */
+    assert_int_equal(rk_vulkan_actor_unregister("vk_reg_test"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_unregister_unknown_is_enoent),
         cmocka_unit_test(test_user_actor_shadows_builtin),
         cmocka_unit_test(test_registry_full_is_elimit),
+        cmocka_unit_test(test_vulkan_registration_checks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

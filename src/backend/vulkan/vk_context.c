@@ -221,6 +221,8 @@ static int rk__vk_instance_create(const rk__vk_loader *l, int validation, VkInst
 #undef RK__VK_LOAD_INSTANCE
     f->vkGetPhysicalDeviceProperties2 = app.apiVersion >= VK_API_VERSION_1_1
         ? (PFN_vkGetPhysicalDeviceProperties2)l->gipa(inst, "vkGetPhysicalDeviceProperties2") : NULL;
+    f->vkGetPhysicalDeviceFeatures2 = app.apiVersion >= VK_API_VERSION_1_1
+        ? (PFN_vkGetPhysicalDeviceFeatures2)l->gipa(inst, "vkGetPhysicalDeviceFeatures2") : NULL;
     if (f->vkDestroyInstance == NULL || f->vkEnumeratePhysicalDevices == NULL || f->vkCreateDevice == NULL ||
         f->vkGetDeviceProcAddr == NULL) {
         if (f->vkDestroyInstance != NULL)
@@ -535,15 +537,66 @@ static int rk__vk_queue_family(rk__vk_ctx *c)
     return rk__err(RK_ENODEV, "Vulkan device '%s' has no compute queue", c->desc.name);
 }
 
+/* Whether the device offers extension `name`. */
+static int rk__vk_device_has_ext(rk__vk_ctx *c, const char *name)
+{
+    VkExtensionProperties *e;
+    uint32_t n = 0;
+    int found = 0;
+
+    if (c->vi.vkEnumerateDeviceExtensionProperties == NULL ||
+        c->vi.vkEnumerateDeviceExtensionProperties(c->phys, NULL, &n, NULL) != VK_SUCCESS || n == 0)
+        return 0;
+    if ((e = calloc(n, sizeof *e)) == NULL)
+        return 0;
+    if (c->vi.vkEnumerateDeviceExtensionProperties(c->phys, NULL, &n, e) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !found; i++)
+            found = strcmp(e[i].extensionName, name) == 0;
+    free(e);
+    return found;
+}
+
+/* Creates the device with every optional shader feature it has (RK__VK_FEAT_*): enabling one changes
+ * nothing for a shader that does not use it, and compute kernels (64-bit types) and actors (the device
+ * clock) are compiled after the context exists. */
 static int rk__vk_device_create(rk__vk_ctx *c)
 {
+    static const char *const clock_ext = VK_KHR_SHADER_CLOCK_EXTENSION_NAME;
     const float prio = 1.0f;
     VkDeviceQueueCreateInfo qi = { .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                    .queueFamilyIndex = c->queue_family, .queueCount = 1, .pQueuePriorities = &prio };
+    VkPhysicalDeviceFeatures have = { 0 }, on = { 0 };
+    VkPhysicalDeviceShaderClockFeaturesKHR clock = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR };
+    VkPhysicalDeviceFeatures2 f2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &clock };
     VkDeviceCreateInfo di = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qi };
+                              .pQueueCreateInfos = &qi, .pEnabledFeatures = &on };
     int rc;
 
+    c->vi.vkGetPhysicalDeviceFeatures(c->phys, &have);
+    c->features = 0;
+    if (have.shaderFloat64)
+        c->features |= RK__VK_FEAT_FLOAT64;
+    if (have.shaderInt64)
+        c->features |= RK__VK_FEAT_INT64;
+    if (have.shaderInt16)
+        c->features |= RK__VK_FEAT_INT16;
+    on.shaderFloat64 = have.shaderFloat64;
+    on.shaderInt64 = have.shaderInt64;
+    on.shaderInt16 = have.shaderInt16;
+    /* The clock feature is queried through vkGetPhysicalDeviceFeatures2 (Vulkan 1.1), and enabled by
+     * chaining the same structure, now with only shaderDeviceClock set, into the device's create info. */
+    if (c->vi.vkGetPhysicalDeviceFeatures2 != NULL && c->desc.api_version >= VK_API_VERSION_1_1 &&
+        rk__vk_device_has_ext(c, clock_ext)) {
+        c->vi.vkGetPhysicalDeviceFeatures2(c->phys, &f2);
+        if (clock.shaderDeviceClock) {
+            clock = (VkPhysicalDeviceShaderClockFeaturesKHR){
+                .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR, .shaderDeviceClock = VK_TRUE };
+            di.pNext = &clock;
+            di.enabledExtensionCount = 1;
+            di.ppEnabledExtensionNames = &clock_ext;
+            c->features |= RK__VK_FEAT_DEVICE_CLOCK;
+        }
+    }
     RK__VK_CHECK(c->vi.vkCreateDevice(c->phys, &di, NULL, &c->device), fail);
 #define RK__VK_LOAD_DEVICE(fn) c->fn = (PFN_##fn)c->vi.vkGetDeviceProcAddr(c->device, #fn);
     RK__VK_DEVICE_FNS(RK__VK_LOAD_DEVICE)
@@ -733,6 +786,78 @@ void rk__vk_buffer_destroy(rk__vk_ctx *c, rk__vk_buffer *b)
 /* ---- Pipelines ----------------------------------------------------------------------------------------- */
 
 #define RK__VK_MAX_BINDINGS 16u
+
+/* ---- SPIR-V ------------------------------------------------------------------------------------------- */
+
+/* The SPIR-V numbers read here (SPIR-V 1.x specification, sections 3.8, 3.31 and 3.32). */
+enum {
+    RK__SPV_MAGIC = 0x07230203u,
+    RK__SPV_OP_CAPABILITY = 17,
+    RK__SPV_OP_ENTRY_POINT = 15,
+    RK__SPV_OP_EXECUTION_MODE = 16,
+    RK__SPV_OP_FUNCTION = 54, /* the first function ends the section holding the ones above */
+    RK__SPV_MODEL_GLCOMPUTE = 5,
+    RK__SPV_MODE_LOCAL_SIZE = 17,
+    RK__SPV_CAP_FLOAT64 = 10,
+    RK__SPV_CAP_INT64 = 11,
+    RK__SPV_CAP_INT64_ATOMICS = 12,
+    RK__SPV_CAP_INT16 = 22,
+    RK__SPV_CAP_SHADER_CLOCK = 5055,
+};
+
+int rk__vk_spirv_inspect(const uint32_t *w, size_t n, rk__vk_spirv_info *out)
+{
+    uint32_t entry = 0, has_entry = 0;
+    size_t i = 5;
+
+    memset(out, 0, sizeof *out);
+    if (w == NULL || n < 5 || w[0] != RK__SPV_MAGIC)
+        return rk__err(RK_EINVAL, "not a SPIR-V module (%zu words%s)", n,
+                       w != NULL && n >= 1 && w[0] != RK__SPV_MAGIC ? ", bad magic" : "");
+    out->bound = w[3];
+    while (i < n) {
+        uint32_t len = w[i] >> 16, op = w[i] & 0xffffu;
+
+        if (len == 0 || i + len > n)
+            return rk__err(RK_EINVAL, "SPIR-V module truncated at word %zu", i);
+        if (op == RK__SPV_OP_FUNCTION)
+            break;
+        if (op == RK__SPV_OP_CAPABILITY && len >= 2) {
+            uint32_t cap = w[i + 1];
+            out->needs |= cap == RK__SPV_CAP_FLOAT64 ? RK__VK_FEAT_FLOAT64
+                          : cap == RK__SPV_CAP_INT64 || cap == RK__SPV_CAP_INT64_ATOMICS ? RK__VK_FEAT_INT64
+                          : cap == RK__SPV_CAP_INT16 ? RK__VK_FEAT_INT16
+                          : cap == RK__SPV_CAP_SHADER_CLOCK ? RK__VK_FEAT_DEVICE_CLOCK : 0u;
+        } else if (op == RK__SPV_OP_ENTRY_POINT && len >= 4 && w[i + 1] == RK__SPV_MODEL_GLCOMPUTE &&
+                   memcmp(&w[i + 3], "main", 5) == 0) {
+            entry = w[i + 2];
+            has_entry = 1;
+        } else if (op == RK__SPV_OP_EXECUTION_MODE && len >= 6 && has_entry && w[i + 1] == entry &&
+                   w[i + 2] == RK__SPV_MODE_LOCAL_SIZE) {
+            memcpy(out->local_size, &w[i + 3], sizeof out->local_size);
+        }
+        i += len;
+    }
+    if (!has_entry)
+        return rk__err(RK_EINVAL, "SPIR-V module has no GLCompute entry point 'main'");
+    return 0;
+}
+
+int rk__vk_spirv_check(const rk__vk_ctx *c, const rk__vk_spirv_info *info, const char *what)
+{
+    static const struct { uint32_t bit; const char *name; } feats[] = {
+        { RK__VK_FEAT_FLOAT64, "shaderFloat64" },
+        { RK__VK_FEAT_INT64, "shaderInt64" },
+        { RK__VK_FEAT_INT16, "shaderInt16" },
+        { RK__VK_FEAT_DEVICE_CLOCK, "shaderDeviceClock (VK_KHR_shader_clock)" },
+    };
+
+    for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
+        if ((info->needs & feats[i].bit) && !(c->features & feats[i].bit))
+            return rk__err(RK_ENOTSUP, "%s needs the Vulkan feature %s, which device '%s' does not have", what,
+                           feats[i].name, c->desc.name);
+    return 0;
+}
 
 int rk__vk_pipeline_create(rk__vk_ctx *c, const uint32_t *spirv, size_t words, uint32_t bindings, uint32_t push_size,
                            rk__vk_pipeline *out)

@@ -38,6 +38,8 @@
     X(vkGetPhysicalDeviceProperties)                                                                      \
     X(vkGetPhysicalDeviceQueueFamilyProperties)                                                           \
     X(vkGetPhysicalDeviceMemoryProperties)                                                                \
+    X(vkGetPhysicalDeviceFeatures)                                                                        \
+    X(vkEnumerateDeviceExtensionProperties)                                                               \
     X(vkCreateDevice)                                                                                     \
     X(vkGetDeviceProcAddr)
 
@@ -96,6 +98,7 @@
 typedef struct rk__vk_ifns {
     RK__VK_INSTANCE_FNS(RK__VK_FN_FIELD)
     PFN_vkGetPhysicalDeviceProperties2 vkGetPhysicalDeviceProperties2;
+    PFN_vkGetPhysicalDeviceFeatures2 vkGetPhysicalDeviceFeatures2; /* NULL on a Vulkan 1.0 instance */
 } rk__vk_ifns;
 
 /** Most devices the backend lists. */
@@ -145,6 +148,38 @@ typedef struct rk__vk_pipeline {
     uint32_t push_size;
 } rk__vk_pipeline;
 
+/**
+ * Optional device features a shader may need. A context enables each one the device has (they cost nothing
+ * unused), and rk__vk_spirv_check refuses a module that needs one the device lacks with RK_ENOTSUP, rather
+ * than handing the driver a module it may miscompile (the validation layer would flag it).
+ */
+enum {
+    RK__VK_FEAT_FLOAT64 = 1u << 0,      /* shaderFloat64 (SPIR-V Float64) */
+    RK__VK_FEAT_INT64 = 1u << 1,        /* shaderInt64 (Int64) */
+    RK__VK_FEAT_INT16 = 1u << 2,        /* shaderInt16 (Int16) */
+    RK__VK_FEAT_DEVICE_CLOCK = 1u << 3, /* VK_KHR_shader_clock's shaderDeviceClock (ShaderClockKHR) */
+};
+
+struct rk__vk_ctx;
+
+/** What the host needs to know about a compute module before it builds a pipeline from it. */
+typedef struct rk__vk_spirv_info {
+    uint32_t local_size[3];  /* OpExecutionMode LocalSize of the entry point; 0s when it has none */
+    uint32_t needs;          /* RK__VK_FEAT_* its capabilities require */
+    uint32_t bound;          /* the header's id bound */
+} rk__vk_spirv_info;
+
+/**
+ * Reads a SPIR-V module's header, capabilities and local size. Returns 0, or RK_EINVAL (with the reason)
+ * when the words are not a well-formed module: wrong magic, a truncated instruction, no GLCompute entry
+ * point "main".
+ */
+int rk__vk_spirv_inspect(const uint32_t *spirv, size_t words, rk__vk_spirv_info *out);
+
+/** RK_ENOTSUP naming the first feature `info` needs and the context's device lacks (what: the module's
+ * name in the message); 0 when it has them all. */
+int rk__vk_spirv_check(const struct rk__vk_ctx *c, const rk__vk_spirv_info *info, const char *what);
+
 /** Options of a context. */
 typedef struct rk__vk_ctx_opts {
     int device;              /* index in preference order */
@@ -166,6 +201,7 @@ typedef struct rk__vk_ctx {
     VkDebugUtilsMessengerEXT messenger; /* VK_NULL_HANDLE without validation */
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
     int validation;                    /* the validation layer is enabled */
+    uint32_t features;                 /* RK__VK_FEAT_* the device was created with */
     VkPipelineCache cache;
     char cache_path[512];              /* "" if no cache directory could be found */
     size_t cache_loaded;               /* bytes of a valid cache file that seeded the cache; 0 if none */

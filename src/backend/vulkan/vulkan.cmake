@@ -18,11 +18,11 @@ function(rk_vk_embed_shader target symbol comp)
   add_custom_command(
     OUTPUT ${gen}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/spirv
-    COMMAND ${RK_GLSLANG} -V --target-env vulkan1.0 --quiet -I${RK_VK_SHADER_DIR} -o ${spv} ${comp}
+    COMMAND ${RK_GLSLANG} -V --target-env vulkan1.0 --quiet -I${RK_VK_PRELUDE_DIR} -o ${spv} ${comp}
     ${validate}
     COMMAND ${CMAKE_COMMAND} -DSPV=${spv} -DOUT=${gen} -DNAME=${symbol} -P ${RK_VK_DIR}/spirv_embed.cmake
-    DEPENDS ${comp} ${RK_VK_DIR}/spirv_embed.cmake ${RK_VK_SHADER_DIR}/rk_actor.glsl
-            ${RK_VK_SHADER_DIR}/rk_vk_abi.h ${S_DEPENDS}
+    DEPENDS ${comp} ${RK_VK_DIR}/spirv_embed.cmake ${RK_VK_PRELUDE_DIR}/rk_actor.glsl
+            ${RK_VK_PRELUDE_DIR}/rk_vk_abi.h ${S_DEPENDS}
     COMMENT "SPIR-V: ${base}.comp"
     VERBATIM)
   target_sources(${target} PRIVATE ${gen})

@@ -49,7 +49,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend/vulkan/shaders/rk_vk_abi.h"
+#include "ringkernel/vulkan/rk_vk_abi.h"
 #include "backend/vulkan/vk_context.h"
 #include "backend/vulkan/vulkan_internal.h"
 #include "core/internal.h"
@@ -62,18 +62,21 @@
 /** How long one dispatch may take before the kernel is failed (V7). lavapipe on a loaded 2-core machine
  * compiles nothing here (pipelines are built at launch), so seconds are plenty. */
 #define RK__VK_FENCE_TIMEOUT_NS ((int64_t)10 * 1000 * 1000 * 1000)
-/** The built-in actors (vulkan_actors.c); the runtime builds each pipeline on the first launch. */
-#define RK__VK_MAX_ACTORS 8
+/** Actor pipelines a runtime keeps (built-in and user actors together); one more launch is RK_ELIMIT. */
+#define RK__VK_MAX_PIPES 64
 
-_Static_assert(RK_VK_FLAG_REQUEST == RK_ENV_REQUEST && RK_VK_EINVAL == RK_EINVAL, "rk_vk_abi.h agrees with abi.h");
-_Static_assert(RK_VK_ENV_WORDS * 4 == RK_ENVELOPE_SIZE && RK_VK_ENV_DEST * 4 == offsetof(rk_envelope, dest) &&
-               RK_VK_ENV_TYPE * 4 == offsetof(rk_envelope, type_id) &&
-               RK_VK_ENV_LEN * 4 == offsetof(rk_envelope, payload_len), "rk_vk_abi.h envelope words");
+/** An actor's pipeline in a runtime, built on the actor's first launch there. */
+typedef struct rk__vk_actor_pipe {
+    char name[64];               /* "" = free */
+    uint64_t gen;                /* 0: built-in; else the user registration's generation */
+    int ordered;                 /* the module's local size is 1 (RK_ORDERED), else 64 */
+    rk__vk_pipeline pipe;
+} rk__vk_actor_pipe;
 
 typedef struct rk__vk_rt {
     rk__vk_ctx *ctx;
     pthread_mutex_t lock;                        /* guards pipes */
-    rk__vk_pipeline pipes[RK__VK_MAX_ACTORS];    /* by index in rk__vk_actors(); built on first launch */
+    rk__vk_actor_pipe pipes[RK__VK_MAX_PIPES];
 } rk__vk_rt;
 
 /** What the host decided about message i of a batch before the dispatch. */
@@ -83,7 +86,7 @@ typedef struct rk__vk_kernel {
     /* Read-only after launch. */
     rk_kernel *k;
     rk__vk_rt *vr;
-    const rk__vk_actor_def *def;
+    const rk__vk_actor_pipe *ap;                 /* the actor's pipeline (lives as long as the runtime) */
     const rk__vk_pipeline *pipe;
     int mpsc;
     uint32_t max_batch, slot_size, slot_words, out_words, instances;
@@ -220,7 +223,7 @@ static int rk__vk_dispatch(rk__vk_kernel *vk, uint32_t n)
     uint32_t *groups = vk->indirect.map;
     int rc;
 
-    groups[0] = vk->def->ordered ? 1u : (n + 63u) / 64u; /* rk_actor.glsl: local_size_x 1 or 64 */
+    groups[0] = vk->ap->ordered ? 1u : (n + 63u) / 64u; /* rk_actor.glsl: local_size_x 1 or 64 */
     groups[1] = 1;
     groups[2] = 1;
     if ((rc = rk__vk_submit(vk->vr->ctx, vk->cb[1], vk->fence)) != 0)
@@ -433,16 +436,73 @@ static void rk__vk_notify(rk_kernel *k)
 
 /* ---- Kernels ------------------------------------------------------------------------------------------- */
 
-/* The pipeline of actor index ai, built on first use. */
-static int rk__vk_pipeline_get(rk__vk_rt *vr, int ai, const rk__vk_actor_def *def, const rk__vk_pipeline **out)
+/* The actor a launch of `name` runs: the user's Vulkan registration if there is one (it shadows a
+ * built-in of the same name), else a built-in. out->spirv is the caller's to free when *owned. */
+static int rk__vk_actor_resolve(const char *name, rk__vulkan_actor *out, int *owned)
 {
+    const rk__vk_actor_def *b;
+    int n, rc = rk__vulkan_actor_resolve(name, out);
+
+    *owned = rc == 0;
+    if (rc != RK_ENOENT)
+        return rc;
+    b = rk__vk_actors(&n);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(b[i].name, name) == 0) {
+            *out = (rk__vulkan_actor){ .spirv = (uint32_t *)b[i].spirv, .words = *b[i].words,
+                                       .state_size = b[i].state_size, .gen = 0 };
+            return 0;
+        }
+    }
+    return rk__err(RK_ENOENT, "rk_kernel_launch: no Vulkan actor named '%s' (register one with "
+                              "rk_vulkan_actor_register; the built-ins are echo and counter)", name);
+}
+
+/* The runtime's pipeline for actor (name, a), built on first use. A module is checked before the driver
+ * sees it: a GLCompute "main", the prelude's local size (64, or 1 with RK_ORDERED), and the device
+ * features its capabilities need. */
+static int rk__vk_pipeline_get(rk__vk_rt *vr, const char *name, const rk__vulkan_actor *a,
+                               const rk__vk_actor_pipe **out)
+{
+    rk__vk_actor_pipe *p = NULL, *free_p = NULL;
+    rk__vk_spirv_info si;
+    char what[128];
     int rc = 0;
 
     pthread_mutex_lock(&vr->lock);
-    if (vr->pipes[ai].pipe == VK_NULL_HANDLE)
-        rc = rk__vk_pipeline_create(vr->ctx, def->spirv, *def->words, 3, 0, &vr->pipes[ai]);
+    for (int i = 0; i < RK__VK_MAX_PIPES && p == NULL; i++) {
+        if (vr->pipes[i].name[0] == '\0')
+            free_p = free_p != NULL ? free_p : &vr->pipes[i];
+        else if (vr->pipes[i].gen == a->gen && strcmp(vr->pipes[i].name, name) == 0)
+            p = &vr->pipes[i];
+    }
+    if (p != NULL)
+        goto out;
+    snprintf(what, sizeof what, "rk_kernel_launch: Vulkan actor '%.63s'", name);
+    if (free_p == NULL) {
+        rc = rk__err(RK_ELIMIT, "%s: the runtime holds %d actor pipelines already", what, RK__VK_MAX_PIPES);
+        goto out;
+    }
+    if ((rc = rk__vk_spirv_inspect(a->spirv, a->words, &si)) != 0) {
+        rc = rk__err(rc, "%s: %s", what, rk_last_error());
+        goto out;
+    }
+    if (!((si.local_size[0] == 64 || si.local_size[0] == 1) && si.local_size[1] == 1 && si.local_size[2] == 1)) {
+        rc = rk__err(RK_EINVAL, "%s: local size %u x %u x %u; an actor is built on rk_actor.glsl, whose local "
+                     "size is 64 x 1 x 1 (1 x 1 x 1 with RK_ORDERED)", what, si.local_size[0], si.local_size[1],
+                     si.local_size[2]);
+        goto out;
+    }
+    if ((rc = rk__vk_spirv_check(vr->ctx, &si, what)) != 0 ||
+        (rc = rk__vk_pipeline_create(vr->ctx, a->spirv, a->words, 3, 0, &free_p->pipe)) != 0)
+        goto out;
+    p = free_p;
+    rk__strlcpy(p->name, name, sizeof p->name);
+    p->gen = a->gen;
+    p->ordered = si.local_size[0] == 1;
+out:
     pthread_mutex_unlock(&vr->lock);
-    *out = &vr->pipes[ai];
+    *out = p;
     return rc;
 }
 
@@ -547,37 +607,27 @@ out:
     return rc;
 }
 
-/* The actor of that name among the built-ins, with its index; NULL if none. */
-static const rk__vk_actor_def *rk__vk_actor_find(const char *name, int *index)
-{
-    int n;
-    const rk__vk_actor_def *a = rk__vk_actors(&n);
-
-    for (int i = 0; i < n && i < RK__VK_MAX_ACTORS; i++) {
-        if (strcmp(a[i].name, name) == 0) {
-            *index = i;
-            return &a[i];
-        }
-    }
-    return NULL;
-}
-
 static int rk__vk_launch(rk_runtime *rt, rk_kernel *k)
 {
     rk__vk_rt *vr = rt->backend_data;
-    const rk__vk_actor_def *def;
+    rk__vulkan_actor a;
+    const rk__vk_actor_pipe *ap;
     rk__vk_kernel *vk;
     pthread_condattr_t ca;
     uint32_t state_size, stride;
-    int ai = 0, rc, err;
+    int owned = 0, rc, err;
 
-    if ((def = rk__vk_actor_find(k->name, &ai)) == NULL)
-        return rk__err(RK_ENOENT, "rk_kernel_launch: no Vulkan actor named '%s' (the Vulkan backend hosts the "
-                                  "built-in echo and counter)", k->name);
-    state_size = k->opts.state_size ? k->opts.state_size : def->state_size;
-    if (state_size < def->state_size)
+    if ((rc = rk__vk_actor_resolve(k->name, &a, &owned)) != 0)
+        return rc;
+    rc = rk__vk_pipeline_get(vr, k->name, &a, &ap);
+    if (owned)
+        free(a.spirv); /* the pipeline holds what it needs */
+    if (rc != 0)
+        return rc;
+    state_size = k->opts.state_size ? k->opts.state_size : a.state_size;
+    if (state_size < a.state_size)
         return rk__err(RK_EINVAL, "rk_kernel_launch: state_size %u is smaller than actor '%s' needs (%u)", state_size,
-                       k->name, def->state_size);
+                       k->name, a.state_size);
     stride = (uint32_t)rk__align_up(state_size, 16);
     if (stride < state_size || (uint64_t)stride * k->opts.instances > ((uint64_t)1 << 31))
         return rk__err(RK_ELIMIT, "rk_kernel_launch: %u instances of %u bytes of state exceed 2 GiB",
@@ -587,7 +637,8 @@ static int rk__vk_launch(rk_runtime *rt, rk_kernel *k)
         return rk__err(RK_ENOMEM, "rk_kernel_launch: cannot allocate the Vulkan kernel");
     vk->k = k;
     vk->vr = vr;
-    vk->def = def;
+    vk->ap = ap;
+    vk->pipe = &ap->pipe;
     pthread_mutex_init(&vk->wlock, NULL);
     pthread_cond_init(&vk->wcv, NULL);
     pthread_condattr_init(&ca);
@@ -596,8 +647,6 @@ static int rk__vk_launch(rk_runtime *rt, rk_kernel *k)
     pthread_condattr_destroy(&ca);
     atomic_init(&vk->armed, 1); /* the dispatcher starts running (V3) */
     atomic_init(&vk->quit, 0);
-    if ((rc = rk__vk_pipeline_get(vr, ai, def, &vk->pipe)) != 0)
-        goto fail;
     /* The core formatted both queues; these are the kernel side's own handles (the host has its own). */
     if ((rc = rk_queue_attach(&vk->in, (uint8_t *)k->region + k->cb->h2k_offset,
                               k->cb->k2h_offset - k->cb->h2k_offset)) != 0 ||
@@ -749,8 +798,8 @@ static void rk__vk_destroy(rk_runtime *rt)
 
     if (vr == NULL)
         return;
-    for (int i = 0; i < RK__VK_MAX_ACTORS; i++)
-        rk__vk_pipeline_destroy(vr->ctx, &vr->pipes[i]);
+    for (int i = 0; i < RK__VK_MAX_PIPES; i++)
+        rk__vk_pipeline_destroy(vr->ctx, &vr->pipes[i].pipe);
     rk__vk_ctx_destroy(vr->ctx); /* writes the pipeline cache file */
     pthread_mutex_destroy(&vr->lock);
     free(vr);

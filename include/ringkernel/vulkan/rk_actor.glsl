@@ -1,5 +1,11 @@
 /* rk_actor.glsl - the prelude of a Vulkan ring-kernel actor: buffers, accessors and the batch entry point.
  *
+ * Public (installed as ringkernel/vulkan/rk_actor.glsl): the built-in echo and counter and every user
+ * actor (actor.h, rk_vulkan_actor_register) are built on it, e.g.
+ *     glslangValidator -V --target-env vulkan1.0 -I<prefix>/include/ringkernel/vulkan -o my.spv my.comp
+ * The backend reads the module's local size to tell the two forms apart (64: parallel, 1: RK_ORDERED), so
+ * a shader must not set its own.
+ *
  * An actor shader defines RK_ORDERED (optional) and `int rk_handle(uint i, uint st)`, then includes this
  * file. One dispatch handles one batch of messages copied from H2K by the host (rk_vk_abi.h). Without
  * RK_ORDERED, invocation i handles message i, all in parallel (stateless actors such as echo); with it,
@@ -36,6 +42,10 @@ uint rk_type_hi(uint i) { return rk_in.w[rk_slot_base(i) + RK_VK_ENV_TYPE + 1u];
 uint rk_flags(uint i) { return rk_in.w[rk_slot_base(i) + RK_VK_ENV_HEAD] >> 24; }
 uint rk_payload_len(uint i) { return rk_in.w[rk_slot_base(i) + RK_VK_ENV_LEN]; }
 uint rk_payload_word(uint i, uint k) { return rk_in.w[rk_slot_base(i) + RK_VK_ENV_WORDS + k]; }
+/* Word k of message i's envelope (rk_vk_abi.h RK_VK_ENV_*: the HLC stamp, addresses, correlation id). */
+uint rk_env_word(uint i, uint k) { return rk_in.w[rk_slot_base(i) + k]; }
+/* The instance message i is addressed to (the host checked it against the kernel's instance count). */
+uint rk_instance(uint i) { return rk_in.w[rk_slot_base(i) + RK_VK_ENV_DEST]; }
 
 /* Starts the reply to message i: its type and payload length; the payload follows with rk_reply_word. */
 void rk_reply_begin(uint i, uint type_lo, uint type_hi, uint len)

@@ -1,6 +1,7 @@
 /* rk_vk_abi.h - the layout of the buffers a Vulkan actor dispatch reads and writes.
  *
- * Included by the host (vulkan_backend.c, C11) and by every actor shader (GLSL, through rk_actor.glsl), so
+ * Public (installed as ringkernel/vulkan/rk_vk_abi.h): user actors are built on it (actor.h, "Vulkan
+ * actors"). Included by the host (vulkan_backend.c, C11) and by every actor shader (GLSL, through rk_actor.glsl), so
  * both sides agree on one set of numbers: plain #defines of 32-bit unsigned literals only, which both
  * languages read the same way. All offsets count 32-bit words, since GLSL storage buffers are indexed by
  * word and the shaders need no 8- or 64-bit types (no device feature beyond Vulkan 1.0 core).
@@ -37,7 +38,11 @@
 #define RK_VK_ENV_HEAD 0u       /* magic | version << 16 | flags << 24 */
 #define RK_VK_ENV_LEN 1u        /* payload_len */
 #define RK_VK_ENV_TYPE 2u       /* type_id, low word first */
+#define RK_VK_ENV_CORR 4u       /* correlation_id, low word first */
+#define RK_VK_ENV_SOURCE 6u     /* source: the low word is the instance, the high word the kernel */
 #define RK_VK_ENV_DEST 8u       /* dest: the low word is the instance */
+#define RK_VK_ENV_HLC 10u       /* hlc: physical ns (2 words, low first), logical, node */
+#define RK_VK_ENV_SEQ 14u       /* seq, low word first */
 #define RK_VK_ENV_WORDS 16u     /* the payload starts here */
 
 /* Output record words. */
@@ -50,6 +55,10 @@
 /* The envelope flags and error codes shaders use (abi.h, error.h; the host asserts they agree). */
 #define RK_VK_FLAG_REQUEST 1u
 #define RK_VK_EINVAL (-1)
+#define RK_VK_ENOENT (-5)
+#define RK_VK_EMSGSIZE (-7)
+#define RK_VK_ENOTSUP (-11)
+#define RK_VK_EFAULT (-13)
 
 /* FNV-1a of "counter_add" and "counter_get" (builtin.h), as word halves; the host checks them against
  * rk_type_id() when a runtime is created. */
