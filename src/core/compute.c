@@ -298,16 +298,6 @@ int rk__compute_emit(const rk__build_req *req, int target, char **text, size_t *
 
 /* ---- The cache (C4, P3) ----------------------------------------------------------------------------- */
 
-static uint64_t rk__mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 /* A 64-bit hash of n bytes continuing from h: every 8-byte word goes through a full avalanche (splitmix64's
  * finaliser) together with the running state and its position, so a changed byte anywhere changes the
  * whole result. Not cryptographic: it protects against accidents (edits, truncation, bit rot), not forgery. */
