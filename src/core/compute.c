@@ -880,7 +880,7 @@ static int rk__launch_geometry(const rk__compute_ops *ops, const rk__compute_ker
     uint64_t items = 1;
 
     for (int a = 0; a < 3; a++) {
-        uint32_t n = size[a];
+        uint32_t n = size[a], wg = k->workgroup[a] ? k->workgroup[a] : 1; /* the checker never leaves 0 */
 
         if (k->stencil) {
             uint32_t r = a < (int)k->dims ? k->radius : 0;
@@ -892,15 +892,15 @@ static int rk__launch_geometry(const rk__compute_ops *ops, const rk__compute_ker
                                size[1], size[2], k->radius);
             n -= 2 * r;
         }
-        g->groups[a] = n / k->workgroup[a] + (n % k->workgroup[a] != 0);
+        g->groups[a] = n / wg + (n % wg != 0);
         g->grid[a] = size[a];
-        items *= (uint64_t)g->groups[a] * k->workgroup[a];
+        items *= (uint64_t)g->groups[a] * wg;
         if (ops->max_groups[a] != 0 && g->groups[a] > ops->max_groups[a])
             return rk__err(RK_EOVERFLOW, "%s: %u workgroups on axis %c, the device takes at most %u", k->name,
                            g->groups[a], "xyz"[a], ops->max_groups[a]);
     }
-    /* global_id() and the group ids are u32 (DSL.md). */
-    if (items > UINT32_MAX)
+    /* global_id() is a u32 (DSL.md); a stencil's points are addressed per axis. */
+    if (!k->stencil && items > UINT32_MAX)
         return rk__err(RK_EOVERFLOW, "%s: %llu work-items exceed the 2^32 that global_id() can index", k->name,
                        (unsigned long long)items);
     return 0;
