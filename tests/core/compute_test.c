@@ -257,19 +257,28 @@ static void test_ring_refused_and_stencil_sizes(void **state)
 
 /* ---- Diagnostics and compilers ---------------------------------------------------------------------- */
 
+/* Expects rk_program_create of src to fail with code, `diag` in rk_last_error() and in the log. */
+static void create_fails(fixture *f, const char *src, int code, const char *diag)
+{
+    rk_program *p = NULL;
+
+    assert_int_equal(rk_program_create(f->rt, src, strlen(src), &f->opts, &p), code);
+    assert_null(p);
+    assert_non_null(strstr(rk_last_error(), diag));
+    assert_non_null(strstr(f->log, diag));
+}
+
 static void test_compile_error_has_caret(void **state)
 {
     fixture *f = *state;
-    static const char bad[] = "@kernel(global)\n"
-                              "void k(global u32 *x) {\n"
-                              "    x[0] = undefined_name;\n"
-                              "}\n";
     rk_program *p = NULL;
 
-    assert_int_equal(rk_program_create(f->rt, bad, strlen(bad), &f->opts, &p), RK_EINVAL);
-    assert_null(p);
-    assert_non_null(strstr(rk_last_error(), "test.rk:3:12: error: "));
-    assert_non_null(strstr(f->log, "test.rk:3:12: error: "));
+    create_fails(f,
+                 "@kernel(global)\n"
+                 "void k(global u32 *x) {\n"
+                 "    x[0] = undefined_name;\n"
+                 "}\n",
+                 RK_EINVAL, "test.rk:3:12: error: ");
     assert_non_null(strstr(f->log, "    x[0] = undefined_name;\n"));
     assert_non_null(strstr(f->log, "\n           ^"));
     /* A syntax error, and NULL arguments. */
@@ -284,17 +293,12 @@ static void test_compile_error_has_caret(void **state)
 /* persistent_stencil has no emitter in this version: the target check refuses it, naming it. */
 static void test_persistent_stencil_refused(void **state)
 {
-    fixture *f = *state;
-    static const char src[] = "@kernel(persistent_stencil, radius = 1)\n"
-                              "void ps(global const f32 *u, global f32 *v) {\n"
-                              "    store(v, at(u, 1, 0, 0));\n"
-                              "}\n";
-    rk_program *p = NULL;
-
-    assert_int_equal(rk_program_create(f->rt, src, strlen(src), &f->opts, &p), RK_ENOTSUP);
-    assert_null(p);
-    assert_non_null(strstr(rk_last_error(), "test.rk:2:6: error: c: persistent_stencil"));
-    assert_non_null(strstr(f->log, "persistent_stencil"));
+    create_fails(*state,
+                 "@kernel(persistent_stencil, radius = 1)\n"
+                 "void ps(global const f32 *u, global f32 *v) {\n"
+                 "    store(v, at(u, 1, 0, 0));\n"
+                 "}\n",
+                 RK_ENOTSUP, "test.rk:2:6: error: c: persistent_stencil");
 }
 
 static void with_cc(const char *cc)

@@ -487,16 +487,11 @@ static void rk__cpu_program_free(rk_runtime *rt, rk_program *p)
 
 /* ---- Launches --------------------------------------------------------------------------------------- */
 
-/* A parameter's value as the emitted entry reads it (emit_c.c: bool as bool, buffers as pointers). */
+/* The values the emitted entry reads that rk_arg does not hold as such (emit_c.c: a buffer parameter is its
+ * pointer, bool is bool); every other kind is read from the rk_arg's own union member. */
 typedef union rk__cpu_val {
     void *ptr;
     bool b;
-    int32_t i32;
-    uint32_t u32;
-    int64_t i64;
-    uint64_t u64;
-    float f32;
-    double f64;
 } rk__cpu_val;
 
 static int rk__cpu_launch(rk_runtime *rt, rk_program *p, const rk__compute_kernel *k, const rk__launch_geom *g,
@@ -518,17 +513,15 @@ static int rk__cpu_launch(rk_runtime *rt, rk_program *p, const rk__compute_kerne
         }
     }
     for (uint32_t i = 0; i < k->nparams; i++) {
-        switch (args[i].kind) {
-        case RK_ARG_BUFFER: vals[i].ptr = args[i].v.buf->impl; break;
-        case RK_ARG_BOOL: vals[i].b = args[i].v.b != 0; break;
-        case RK_ARG_I32: vals[i].i32 = args[i].v.i32; break;
-        case RK_ARG_U32: vals[i].u32 = args[i].v.u32; break;
-        case RK_ARG_I64: vals[i].i64 = args[i].v.i64; break;
-        case RK_ARG_U64: vals[i].u64 = args[i].v.u64; break;
-        case RK_ARG_F32: vals[i].f32 = args[i].v.f32; break;
-        case RK_ARG_F64: vals[i].f64 = args[i].v.f64; break;
+        if (args[i].kind == RK_ARG_BUFFER) {
+            vals[i].ptr = args[i].v.buf->impl;
+            ptrs[i] = &vals[i].ptr;
+        } else if (args[i].kind == RK_ARG_BOOL) {
+            vals[i].b = args[i].v.b != 0;
+            ptrs[i] = &vals[i].b;
+        } else {
+            ptrs[i] = (void *)&args[i].v; /* every member starts at the union's address; read only */
         }
-        ptrs[i] = &vals[i];
     }
     if ((rc = rk__cpu_compute_get(rt, &c)) != 0)
         goto out;

@@ -6,6 +6,9 @@ target_sources(rk_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/cuda_compute.c
   ${CMAKE_CURRENT_LIST_DIR}/cuda_actors.cu)
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cuda_actors.cu PROPERTIES LANGUAGE CUDA)
+# NVRTC is opened at run time (cuda_compute.c); the toolkit's library directory is one place it looks.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cuda_compute.c PROPERTIES
+  COMPILE_DEFINITIONS "RK_CUDA_TOOLKIT_LIBDIR=\"${CUDAToolkit_LIBRARY_DIR}\"")
 set_target_properties(rk_objects PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
 target_compile_definitions(rk_objects PUBLIC RK_HAVE_CUDA=1 PRIVATE RK_HAVE_NVTX=1)
 target_include_directories(rk_objects PRIVATE ${CUDAToolkit_INCLUDE_DIRS})

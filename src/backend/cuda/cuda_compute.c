@@ -15,7 +15,9 @@
  * context-independent: it is loaded into the primary context of every device, so a program works on
  * whichever device its runtime uses.
  *
- * NVRTC is opened with dlopen at run time ($RK_NVRTC, else libnvrtc.so.13, libnvrtc.so.12, libnvrtc.so):
+ * NVRTC is opened with dlopen at run time ($RK_NVRTC, else libnvrtc.so.13, libnvrtc.so.12, libnvrtc.so
+ * through the dynamic linker's search, then in the build's CUDA toolkit and /usr/local/cuda, for machines
+ * whose toolkit is not on the linker's path):
  * the library keeps no link-time dependency on it, and a machine without it gets RK_ENODEV from
  * rk_program_create instead of a library that fails to load. The emitted code includes <math.h> and
  * <stdint.h>, which NVRTC does not have (it has no system include path); they are given to it as two
@@ -315,9 +317,14 @@ static int rk__nvrtc_bind(rk__nvrtc *n, void *h, const char *path)
 /* Opens NVRTC ($RK_NVRTC, else the sonames in order) into *out. RK_ENODEV with the places tried. */
 static int rk__nvrtc_open(rk__nvrtc *out)
 {
-    static const char *const names[] = { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so" };
+#ifndef RK_CUDA_TOOLKIT_LIBDIR
+#define RK_CUDA_TOOLKIT_LIBDIR "/usr/local/cuda/lib64"
+#endif
+    static const char *const names[] = { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+                                         RK_CUDA_TOOLKIT_LIBDIR "/libnvrtc.so.13", RK_CUDA_TOOLKIT_LIBDIR "/libnvrtc.so",
+                                         "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so" };
     const char *env = getenv("RK_NVRTC");
-    char tried[512] = "";
+    char tried[1536] = "";
     int rc = RK_ENODEV;
 
     pthread_mutex_lock(&rk__nvrtc_lock);
