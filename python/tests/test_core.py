@@ -67,6 +67,9 @@ def test_try_send_try_recv(echo):
 def test_try_send_full_queue(rk):
     k = rk.launch_sync("echo", LaunchOptions(queue_capacity=4))
     k.pause()
+    deadline = time.monotonic() + 5  # a GPU kernel sees the pause a little later: wait until it stopped taking
+    while k.state != KernelState.PAUSED and time.monotonic() < deadline:
+        time.sleep(0.001)
     sent = 0
     while k.try_send(b"p"):
         sent += 1

@@ -57,6 +57,13 @@ typedef struct rk__cuda_region {
  * Process-wide state, shared by every runtime: residency is a property of the device, not of one runtime
  * (two runtimes on one GPU share its SMs, C1), and cudaFreeHost waits for every resident kernel of the
  * process, whichever runtime launched it (C2). One mutex guards all of it; launches and frees are rare.
+ *
+ * Code loading (invariant C3, measured on the H200 with driver 580): cudaLibraryLoadData and
+ * cudaLibraryUnload of compute programs (compute.h) wait until no kernel runs, with or without
+ * CUDA_MODULE_LOADING=EAGER; launching a program loaded before does not. So a load while a persistent
+ * kernel of the process is resident is refused (RK_ESTATE, rk__cuda_code_load, under the same mutex so no
+ * persistent launch starts during a load), and an unload then is deferred to the moment the last resident
+ * kernel stops (rk__cuda_regions_trim) or the process ends.
  */
 #define RK__CUDA_MAX_DEVICES 64
 static pthread_mutex_t rk__cuda_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -478,13 +485,28 @@ static void rk__cuda_destroy(rk_runtime *rt)
     rt->backend_data = NULL;
 }
 
-/* Frees idle regions; only when no persistent kernel is resident (C2). Caller holds rk__cuda_lock. */
+/* Compute libraries whose unload waits for the last resident kernel (C3), under rk__cuda_lock. */
+typedef struct rk__cuda_unload {
+    cudaLibrary_t lib;
+    struct rk__cuda_unload *next;
+} rk__cuda_unload;
+static rk__cuda_unload *rk__cuda_unloads;
+
+/* Frees idle regions and unloads deferred libraries; only when no persistent kernel is resident (C2, C3).
+ * Caller holds rk__cuda_lock. */
 static void rk__cuda_regions_trim(void)
 {
     rk__cuda_region **pp = &rk__cuda_regions;
 
     if (rk__cuda_resident > 0)
         return;
+    while (rk__cuda_unloads != NULL) {
+        rk__cuda_unload *u = rk__cuda_unloads;
+        rk__cuda_unloads = u->next;
+        if (cudaLibraryUnload(u->lib) != cudaSuccess)
+            (void)cudaGetLastError();
+        free(u);
+    }
     while (*pp != NULL) {
         rk__cuda_region *r = *pp;
         if (r->in_use) {
@@ -495,6 +517,39 @@ static void rk__cuda_regions_trim(void)
         cudaFreeHost(r->ptr);
         free(r);
     }
+}
+
+int rk__cuda_code_load(const void *code, cudaLibrary_t *lib, cudaError_t *err)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&rk__cuda_lock); /* no persistent launch starts meanwhile */
+    if (rk__cuda_resident > 0)
+        rc = rk__err(RK_ESTATE, "CUDA compute: %d persistent kernel(s) of this process are resident, and the "
+                     "driver loads code only when the GPU is idle (it would wait for them forever): create "
+                     "programs before launching actors, or terminate the actors first", rk__cuda_resident);
+    else
+        *err = cudaLibraryLoadData(lib, code, NULL, NULL, 0, NULL, NULL, 0);
+    pthread_mutex_unlock(&rk__cuda_lock);
+    return rc;
+}
+
+void rk__cuda_code_unload(cudaLibrary_t lib)
+{
+    rk__cuda_unload *u;
+
+    pthread_mutex_lock(&rk__cuda_lock);
+    if (rk__cuda_resident > 0 && (u = malloc(sizeof *u)) != NULL) {
+        u->lib = lib;
+        u->next = rk__cuda_unloads;
+        rk__cuda_unloads = u;
+        lib = NULL;
+    }
+    pthread_mutex_unlock(&rk__cuda_lock);
+    /* With kernels resident and no memory for the list entry, the library stays loaded: better a leak than
+     * a wait for kernels that never end. */
+    if (lib != NULL && rk__cuda_resident == 0 && cudaLibraryUnload(lib) != cudaSuccess)
+        (void)cudaGetLastError();
 }
 
 static int rk__cuda_region_alloc_on(rk_runtime *rt, size_t size, void **host_ptr)

@@ -505,9 +505,13 @@ int rk__cuda_compile(const rk__build_req *req, int major, int minor, char *arch,
 static int rk__cuda_load(rk__cuda_compute *cc, rk_program *p, const void *code)
 {
     cudaLibrary_t lib = NULL;
+    cudaError_t err = cudaSuccess;
     int rc = 0;
 
-    RK__CUDA_CC_CHECK(cc, cudaLibraryLoadData(&lib, code, NULL, NULL, 0, NULL, NULL, 0), fail);
+    /* C3 (cuda_backend.c): refused, not hung, while a persistent kernel is resident. */
+    if ((rc = rk__cuda_code_load(code, &lib, &err)) != 0)
+        return rc;
+    RK__CUDA_CC_CHECK(cc, err, fail);
     for (uint32_t i = 0; i < p->nkernels; i++) {
         cudaKernel_t k = NULL;
         cudaError_t e = cudaLibraryGetKernel(&k, lib, p->kernels[i].name);
@@ -522,7 +526,7 @@ static int rk__cuda_load(rk__cuda_compute *cc, rk_program *p, const void *code)
     return 0;
 
 fail_lib:
-    cudaLibraryUnload(lib);
+    rk__cuda_code_unload(lib);
     for (uint32_t i = 0; i < p->nkernels; i++)
         p->kernels[i].impl = NULL;
 fail:
@@ -618,8 +622,7 @@ static void rk__cuda_program_free_on(rk_runtime *rt, rk_program *p)
         if (e != cudaSuccess) /* a fault of an earlier launch: sticky for the calls after this one */
             (void)rk__cuda_cc_fail(cc, e, "cudaStreamSynchronize");
     }
-    if (cudaLibraryUnload((cudaLibrary_t)p->impl) != cudaSuccess)
-        cudaGetLastError();
+    rk__cuda_code_unload((cudaLibrary_t)p->impl); /* C3: deferred while persistent kernels are resident */
     p->impl = NULL;
     for (uint32_t i = 0; i < p->nkernels; i++)
         p->kernels[i].impl = NULL;

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <time.h>
+#include <cuda_runtime_api.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +50,16 @@ extern const struct rk__compute_ops rk__cuda_compute_ops;
 
 /** Frees the runtime's compute state (stream, buffer pool); called by the backend's destroy. */
 void rk__cuda_compute_destroy(struct rk_runtime *rt);
+
+/**
+ * Loads compiled code (cubin or PTX) into *lib (C3 in cuda_backend.c): the driver loads and unloads code
+ * only when the GPU is idle, so while a persistent kernel of the process is resident this refuses with
+ * RK_ESTATE instead of waiting forever. Returns 0 with the driver's result in *err, or RK_ESTATE.
+ */
+int rk__cuda_code_load(const void *code, cudaLibrary_t *lib, cudaError_t *err);
+
+/** Unloads lib now, or when the last resident persistent kernel of the process stops (C3). */
+void rk__cuda_code_unload(cudaLibrary_t lib);
 
 struct rk__build_req;
 
