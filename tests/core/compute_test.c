@@ -1,7 +1,8 @@
 /* compute_test.c - compute.h on the CPU backend: the core's checks (buffers, arguments, geometry, ring
  * kernels, diagnostics), the compiler paths (missing compiler, failing compiler), the on-disk cache (hit,
- * corrupt and truncated entries rebuilt, foreign entries, no cache), and runtime destroy with live
- * programs and buffers. What the kernels compute is tests/compute/compute_conformance.c's job.
+ * corrupt and truncated entries rebuilt, foreign entries, no cache), the sticky fault and a backend
+ * without compute (both through a copy of the CPU backend's ops with one entry changed), and runtime
+ * destroy with live programs and buffers. What the kernels compute is tests/compute/compute_conformance.c's job.
  *
  * Every test uses its own cache directory under $TMPDIR (removed at the end), never the user's cache.
  * In the ASan and TSan trees the kernels that cc builds are instrumented too (cpu_compute.c adds the
@@ -23,6 +24,7 @@
 
 #include "codegen/dsl_examples.h"
 #include "core/compute_internal.h"
+#include "core/runtime_internal.h"
 #include "ringkernel/compute.h"
 #include "ringkernel/ringkernel.h"
 
@@ -489,6 +491,78 @@ static void test_cache_store_load(void **state)
     assert_int_equal(rk__cache_store("/nonexistent/dir", k1, "bin", "x", 1), RK_EIO);
 }
 
+/* ---- The sticky fault (C2) ------------------------------------------------------------------------ */
+
+/* The CPU backend's compute ops with a launch that faults, as a device would: the core's handling of
+ * RK_EFAULT is what is tested, and the CPU backend cannot be made to fault on purpose. */
+static rk__compute_ops g_faulty_compute;
+static rk_backend_ops g_faulty_ops;
+
+static int faulty_launch(rk_runtime *rt, rk_program *p, const rk__compute_kernel *k, const rk__launch_geom *g,
+                         const rk_arg *args)
+{
+    (void)rt;
+    (void)p;
+    (void)k;
+    (void)g;
+    (void)args;
+    return RK_EFAULT;
+}
+
+static void test_fault_is_sticky(void **state)
+{
+    fixture *f = *state;
+    rk_program *p = make(f, saxpy_rk);
+    const rk_backend_ops *real = f->rt->ops;
+    rk_buffer *x, *y;
+    float v[4] = { 1, 2, 3, 4 };
+
+    assert_int_equal(rk_buffer_create(f->rt, sizeof v, &x), 0);
+    assert_int_equal(rk_buffer_create(f->rt, sizeof v, &y), 0);
+    rk_arg args[] = { RK_ARG_BUF(y), RK_ARG_BUF(x), RK_ARG_F32(1.0f), RK_ARG_U32(4) };
+
+    g_faulty_ops = *real;
+    g_faulty_compute = *real->compute;
+    g_faulty_compute.launch = faulty_launch;
+    g_faulty_ops.compute = &g_faulty_compute;
+    f->rt->ops = &g_faulty_ops;
+    /* A launch the core refuses never reaches the backend, so it cannot fault. */
+    assert_int_equal(rk_program_launch(p, "saxpy", (uint32_t[3]){ 4, 1, 1 }, args, 3), RK_EINVAL);
+    assert_int_equal(rk_buffer_write(x, 0, v, sizeof v), 0);
+    assert_int_equal(rk_program_launch(p, "saxpy", (uint32_t[3]){ 4, 1, 1 }, args, 4), RK_EFAULT);
+    f->rt->ops = real; /* the backend is fine again, but the fault stays */
+    assert_int_equal(rk_program_launch(p, "saxpy", (uint32_t[3]){ 4, 1, 1 }, args, 4), RK_EFAULT);
+    assert_non_null(strstr(rk_last_error(), "sticky"));
+    assert_int_equal(rk_buffer_write(x, 0, v, sizeof v), RK_EFAULT);
+    assert_int_equal(rk_buffer_read(y, 0, v, sizeof v), RK_EFAULT);
+    assert_int_equal(rk_compute_sync(f->rt), RK_EFAULT);
+    /* Argument errors are still reported as such, and objects can still be freed. */
+    assert_int_equal(rk_buffer_read(y, 0, v, sizeof v + 1), RK_EINVAL);
+    rk_buffer_destroy(x);
+    rk_buffer_destroy(y);
+    rk_program_destroy(p);
+}
+
+/* A backend without compute (rk_backend_ops.compute NULL, as Metal): every entry point says RK_ENOTSUP. */
+static void test_backend_without_compute(void **state)
+{
+    fixture *f = *state;
+    const rk_backend_ops *real = f->rt->ops;
+    rk_buffer *b = NULL;
+    rk_program *p = NULL;
+
+    g_faulty_ops = *real;
+    g_faulty_ops.compute = NULL;
+    f->rt->ops = &g_faulty_ops;
+    assert_int_equal(rk_buffer_create(f->rt, 64, &b), RK_ENOTSUP);
+    assert_non_null(strstr(rk_last_error(), "no compute"));
+    assert_int_equal(rk_program_create(f->rt, saxpy_rk, strlen(saxpy_rk), &f->opts, &p), RK_ENOTSUP);
+    assert_int_equal(rk_compute_sync(f->rt), RK_ENOTSUP);
+    f->rt->ops = real;
+    assert_null(b);
+    assert_null(p);
+}
+
 /* ---- Lifetime --------------------------------------------------------------------------------------- */
 
 static void test_destroy_with_live_objects(void **state)
@@ -522,6 +596,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_dir_from_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_store_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_is_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backend_without_compute, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_live_objects, setup, teardown),
     };
 

@@ -318,6 +318,12 @@ static int rk__cc_identity(const char *cc, const char *scratch, char *out, size_
 
     snprintf(path, sizeof path, "%s/version.txt", scratch);
     st = rk__run(argv, path);
+    if (st < 0) {
+        int e = errno;
+
+        unlink(path); /* the child may have opened it before its exec failed */
+        errno = e;
+    }
     if (st < 0)
         return rk__err(RK_ENODEV,
                        "rk_program_create: no C compiler for the CPU backend: cannot run '%s' (%s); install one or "
