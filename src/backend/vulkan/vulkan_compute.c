@@ -9,7 +9,9 @@
  * them into the shader), and a stencil's rk_grid_size follows them.
  *
  * Launches are recorded into command buffers and submitted in order, without waiting (a launch returns as
- * soon as it is recorded); reads, writes, sync and every free drain the queue first.
+ * soon as it is recorded); reads, writes, sync and every free drain the queue first. Buffers are device
+ * memory (device-local where the device has it); the host copies to and from them directly where that
+ * memory is also host-visible (lavapipe, resizable BAR), else through a staging buffer and a transfer.
  *
  * Invariants (cited as VC1..VC5):
  *   VC1  Batches form a ring of RK__VKC_BATCHES command buffers used in order: at most one is open
@@ -74,6 +76,8 @@ typedef struct rk__vkc {
     VkCommandPool cpool;
     rk__vkc_batch b[RK__VKC_BATCHES];
     uint32_t cur;                /* the open batch, or the next to open (VC1) */
+    int staging;                 /* RK_VK_STAGING=1: copy through staging buffers even where the device
+                                    memory is host-visible, so lavapipe tests the path discrete GPUs take */
 } rk__vkc;
 
 /** One kernel's pipeline and how its arguments reach it. */
@@ -142,6 +146,7 @@ static int rk__vkc_get(rk_runtime *rt, rk__vkc **out)
     if ((v = calloc(1, sizeof *v)) == NULL)
         return rk__err(RK_ENOMEM, "Vulkan compute: out of memory");
     v->ctx = c = rk__vk_runtime_ctx(rt);
+    v->staging = getenv("RK_VK_STAGING") != NULL && strcmp(getenv("RK_VK_STAGING"), "1") == 0;
     cpi.queueFamilyIndex = c->queue_family;
     RK__VK_CHECK(c->vkCreateCommandPool(c->device, &cpi, NULL, &v->cpool), fail);
     cbi.commandPool = v->cpool;
@@ -265,6 +270,8 @@ static int rk__vkc_buffer_alloc(rk_runtime *rt, rk_buffer *b)
         free(vb);
         return rc == RK_ENOMEM ? rc : rk__err(rc, "rk_buffer_create: %s", rk_last_error());
     }
+    if (v->staging)
+        vb->map = NULL; /* the mapping stays until the memory is freed; it is simply not used */
     if (vb->map != NULL) {
         memset(vb->map, 0, vb->size); /* new memory: no launch can be using it */
     } else if ((rc = rk__vkc_record(v, &cb)) == 0) {
