@@ -5,15 +5,9 @@
 
 #include <stdint.h>
 
+#include "core/internal.h"
+
 /* A bijective mix: distinct (producer, sequence) keys never collide, and a torn slot fails the check. */
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
+static inline uint64_t mix64(uint64_t x) { return rk__mix64(x); }
 
 #endif /* RK_TESTS_MIX64_H */

@@ -11,8 +11,9 @@
  *
  * A stencil S becomes
  *     void S(params..., uint32_t nx, uint32_t ny, uint32_t nz, uint32_t z_first, uint32_t z_last)
- * looping over the interior points (radius <= p < n - radius on every axis; 2D grids pass nz = 1) of the
- * z-planes [z_first, z_last), so the backend can split a grid across threads by planes.
+ * looping over the interior points (radius <= p < n - radius on every axis) of the z-planes
+ * [z_first, z_last), so the backend can split a grid across threads by planes; a 2D stencil (nz = 1) takes
+ * rows instead, y_first and y_last in the same places.
  *
  * Each global or stencil kernel K also gets `int K__rk_entry(const rk_grid *, void *const *args)`, one
  * signature for every kernel (args as cuLaunchKernel's), which the CPU backend's launcher calls (compute.h).
@@ -45,7 +46,7 @@ static const rk__emit_piece c_pieces[] = {
     { "rk_grid",
       "/* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids\n"
       " * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of\n"
-      " * z-planes. The CPU backend declares the same struct (cpu_compute.c). */\n"
+      " * z-planes (2D: of rows). The CPU backend declares the same struct (cpu_compute.c). */\n"
       "typedef struct rk_grid {\n"
       "    uint32_t groups[3];\n"
       "    uint32_t first, last;\n"
@@ -234,7 +235,8 @@ static void arg_list(rk__emitter *e, rk__out *o, const rk__ir_func *f, const cha
  * Writes `int K__rk_entry(const rk_grid *rk_g, void *const *rk_args)`, the launcher's entry of kernel f
  * (compute.h): rk_args[i] points at the value of parameter i (a buffer parameter's pointer, a scalar's
  * value as the C type, bool as bool), as cuLaunchKernel's kernelParams, so one signature serves every
- * kernel and the CPU backend finds it with dlsym. A stencil runs planes [first, last) of grid `size`.
+ * kernel and the CPU backend finds it with dlsym. A stencil runs planes (2D: rows) [first, last) of grid
+ * `size`.
  */
 static void entry(rk__emitter *e, const rk__ir_func *f)
 {
@@ -467,14 +469,20 @@ static void stencil(rk__emitter *e, const rk__ir_func *f)
     rk__out h = { 0 };
     unsigned r = f->radius;
 
-    rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = %u), line %u: the interior points of planes", r, f->dims,
-                  f->pos.line);
-    rk__emit_line(e, " * [z_first, z_last) of an nx x ny x nz grid (nz = 1 in 2D). */");
+    if (f->dims == 2) {
+        rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = 2), line %u: the interior points of rows", r, f->pos.line);
+        rk__emit_line(e, " * [y_first, y_last) of an nx x ny grid (nz = 1). */");
+    } else {
+        rk__emit_line(e, "/* @kernel(stencil, radius = %u, dims = %u), line %u: the interior points of planes", r,
+                      f->dims, f->pos.line);
+        rk__emit_line(e, " * [z_first, z_last) of an nx x ny x nz grid. */");
+    }
     rk__out_puts(&h, "void ");
     rk__out_put(&h, f->name.ptr, f->name.len);
     rk__out_puts(&h, "(");
     param_list(e, &h, f, 1);
-    rk__out_puts(&h, ", uint32_t nx, uint32_t ny, uint32_t nz, uint32_t z_first, uint32_t z_last)");
+    rk__out_printf(&h, ", uint32_t nx, uint32_t ny, uint32_t nz, uint32_t %s_first, uint32_t %s_last)",
+                   f->dims == 2 ? "y" : "z", f->dims == 2 ? "y" : "z");
     rk__emit_line(e, "%s", h.buf);
     rk__out_free(&h);
     rk__emit_line(e, "{");
@@ -487,8 +495,14 @@ static void stencil(rk__emitter *e, const rk__ir_func *f)
     rk__emit_line(e, "if (nx <= 2 * r || ny <= 2 * r || nz <= 2 * rz) {");
     rk__emit_line(e, "    return;");
     rk__emit_line(e, "}");
-    rk__emit_line(e, "for (uint32_t z = z_first < rz ? rz : z_first; z < z_last && z < nz - rz; z++) {");
-    rk__emit_line(e, "    for (uint32_t y = r; y < ny - r; y++) {");
+    if (f->dims == 2) {
+        /* A 2D grid has one plane: it is split across threads by rows. */
+        rk__emit_line(e, "for (uint32_t z = 0; z < nz; z++) {");
+        rk__emit_line(e, "    for (uint32_t y = y_first < r ? r : y_first; y < y_last && y < ny - r; y++) {");
+    } else {
+        rk__emit_line(e, "for (uint32_t z = z_first < rz ? rz : z_first; z < z_last && z < nz - rz; z++) {");
+        rk__emit_line(e, "    for (uint32_t y = r; y < ny - r; y++) {");
+    }
     rk__emit_line(e, "        for (uint32_t x = r; x < nx - r; x++) {");
     e->indent += 3;
     rk__emit_line(e, "const rk_u32x3 rk_grid_pos = { x, y, z };");

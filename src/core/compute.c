@@ -298,16 +298,6 @@ int rk__compute_emit(const rk__build_req *req, int target, char **text, size_t *
 
 /* ---- The cache (C4, P3) ----------------------------------------------------------------------------- */
 
-static uint64_t rk__mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 /* A 64-bit hash of n bytes continuing from h: every 8-byte word goes through a full avalanche (splitmix64's
  * finaliser) together with the running state and its position, so a changed byte anywhere changes the
  * whole result. Not cryptographic: it protects against accidents (edits, truncation, bit rot), not forgery. */
@@ -890,7 +880,7 @@ static int rk__launch_geometry(const rk__compute_ops *ops, const rk__compute_ker
     uint64_t items = 1;
 
     for (int a = 0; a < 3; a++) {
-        uint32_t n = size[a];
+        uint32_t n = size[a], wg = k->workgroup[a] ? k->workgroup[a] : 1; /* the checker never leaves 0 */
 
         if (k->stencil) {
             uint32_t r = a < (int)k->dims ? k->radius : 0;
@@ -902,15 +892,15 @@ static int rk__launch_geometry(const rk__compute_ops *ops, const rk__compute_ker
                                size[1], size[2], k->radius);
             n -= 2 * r;
         }
-        g->groups[a] = n / k->workgroup[a] + (n % k->workgroup[a] != 0);
+        g->groups[a] = n / wg + (n % wg != 0);
         g->grid[a] = size[a];
-        items *= (uint64_t)g->groups[a] * k->workgroup[a];
+        items *= (uint64_t)g->groups[a] * wg;
         if (ops->max_groups[a] != 0 && g->groups[a] > ops->max_groups[a])
             return rk__err(RK_EOVERFLOW, "%s: %u workgroups on axis %c, the device takes at most %u", k->name,
                            g->groups[a], "xyz"[a], ops->max_groups[a]);
     }
-    /* global_id() and the group ids are u32 (DSL.md). */
-    if (items > UINT32_MAX)
+    /* global_id() is a u32 (DSL.md); a stencil's points are addressed per axis. */
+    if (!k->stencil && items > UINT32_MAX)
         return rk__err(RK_EOVERFLOW, "%s: %llu work-items exceed the 2^32 that global_id() can index", k->name,
                        (unsigned long long)items);
     return 0;

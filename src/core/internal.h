@@ -56,6 +56,18 @@ static inline void rk__cpu_relax(void)
 #define RK__TRACE_POP() ((void)0)
 #endif
 
+/** splitmix64's finaliser: a bijective 64-bit mix in which every input bit changes every output bit with
+ * probability about 1/2 (the compute cache's hash, compute.c; the tests' checksums, tests/mix64.h). */
+static inline uint64_t rk__mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
 /** Copies a C string into a fixed buffer, always NUL-terminated, truncating. */
 void rk__strlcpy(char *dst, const char *src, size_t cap);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mix64.h"
 #include "ringkernel/compute.h"
 #include "ringkernel/ringkernel.h"
 
@@ -47,14 +48,7 @@ static int g_failed;
 /* A deterministic pseudo-random sequence (splitmix64), so every run and backend sees the same inputs. */
 static uint64_t g_seed = 0x2545f4914f6cdd1dull;
 
-static uint32_t next_u32(void)
-{
-    uint64_t z = (g_seed += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
+static uint32_t next_u32(void) { return (uint32_t)(mix64(g_seed += 0x9e3779b97f4a7c15ull) >> 32); }
 
 /* A float in [lo, hi). */
 static float next_f32(float lo, float hi) { return lo + (hi - lo) * (float)(next_u32() >> 8) / 16777216.0f; }

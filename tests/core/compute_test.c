@@ -4,6 +4,8 @@
  * programs and buffers. What the kernels compute is tests/compute/compute_conformance.c's job.
  *
  * Every test uses its own cache directory under $TMPDIR (removed at the end), never the user's cache.
+ * In the ASan and TSan trees the kernels that cc builds are instrumented too (cpu_compute.c adds the
+ * library's sanitizer to the compiler flags), so the sanitizers see inside them, not only the library.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -255,19 +257,28 @@ static void test_ring_refused_and_stencil_sizes(void **state)
 
 /* ---- Diagnostics and compilers ---------------------------------------------------------------------- */
 
+/* Expects rk_program_create of src to fail with code, `diag` in rk_last_error() and in the log. */
+static void create_fails(fixture *f, const char *src, int code, const char *diag)
+{
+    rk_program *p = NULL;
+
+    assert_int_equal(rk_program_create(f->rt, src, strlen(src), &f->opts, &p), code);
+    assert_null(p);
+    assert_non_null(strstr(rk_last_error(), diag));
+    assert_non_null(strstr(f->log, diag));
+}
+
 static void test_compile_error_has_caret(void **state)
 {
     fixture *f = *state;
-    static const char bad[] = "@kernel(global)\n"
-                              "void k(global u32 *x) {\n"
-                              "    x[0] = undefined_name;\n"
-                              "}\n";
     rk_program *p = NULL;
 
-    assert_int_equal(rk_program_create(f->rt, bad, strlen(bad), &f->opts, &p), RK_EINVAL);
-    assert_null(p);
-    assert_non_null(strstr(rk_last_error(), "test.rk:3:12: error: "));
-    assert_non_null(strstr(f->log, "test.rk:3:12: error: "));
+    create_fails(f,
+                 "@kernel(global)\n"
+                 "void k(global u32 *x) {\n"
+                 "    x[0] = undefined_name;\n"
+                 "}\n",
+                 RK_EINVAL, "test.rk:3:12: error: ");
     assert_non_null(strstr(f->log, "    x[0] = undefined_name;\n"));
     assert_non_null(strstr(f->log, "\n           ^"));
     /* A syntax error, and NULL arguments. */
@@ -277,6 +288,17 @@ static void test_compile_error_has_caret(void **state)
     assert_int_equal(rk_program_create(NULL, saxpy_rk, strlen(saxpy_rk), &f->opts, &p), RK_EINVAL);
     assert_int_equal(rk_program_create(f->rt, saxpy_rk, strlen(saxpy_rk), &f->opts, NULL), RK_EINVAL);
     assert_int_equal(rk_program_create_file(f->rt, "/nonexistent/x.rk", NULL, &p), RK_EIO);
+}
+
+/* persistent_stencil has no emitter in this version: the target check refuses it, naming it. */
+static void test_persistent_stencil_refused(void **state)
+{
+    create_fails(*state,
+                 "@kernel(persistent_stencil, radius = 1)\n"
+                 "void ps(global const f32 *u, global f32 *v) {\n"
+                 "    store(v, at(u, 1, 0, 0));\n"
+                 "}\n",
+                 RK_ENOTSUP, "test.rk:2:6: error: c: persistent_stencil");
 }
 
 static void with_cc(const char *cc)
@@ -493,6 +515,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_refused_and_stencil_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_error_has_caret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistent_stencil_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_compiler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_compiler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_hit_and_rebuild, setup, teardown),

@@ -7,11 +7,12 @@
  *
  * Launches run synchronously: rk_program_launch returns when the kernel has run, so launch order and the
  * visibility of one launch's writes to the next hold trivially (C2), and sync has nothing to wait for. A
- * launch splits its range (global kernels: linear workgroups; stencils: z-planes) into chunks that a small
- * pool of threads and the calling thread take from one atomic counter; the pool is started at the first
- * launch, sized by rk_runtime_opts.workers (else the online cores), and stopped by the backend's destroy.
+ * launch splits its range (global kernels: linear workgroups; stencils: z-planes, 2D ones rows) into
+ * chunks that a small pool of threads and the calling thread take from one atomic counter; the pool is
+ * started at the first launch, sized by rk_runtime_opts.workers (else the online cores), and stopped by
+ * the backend's destroy.
  *
- * Buffers are host memory from aligned_alloc(64), zeroed.
+ * Buffers are host memory aligned to 64 bytes (posix_memalign), zeroed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -44,8 +45,21 @@ typedef struct rk_grid {
 
 typedef int (*rk__cpu_entry)(const rk_grid *g, void *const *args);
 
-/* The flags every program is compiled with (part of the cache key). */
-static const char *const rk__cc_flags[] = { "-std=c11", "-O2", "-fPIC", "-shared", "-pthread", "-w", NULL };
+/*
+ * The flags every program is compiled with (part of the cache key). A sanitizer build of the library builds
+ * its kernels with the same sanitizer, whose runtime is already in the process: a kernel's out-of-bounds
+ * access (ASan) or data race (TSan) is then reported like the library's own, instead of being invisible
+ * in uninstrumented code loaded into an instrumented process.
+ */
+static const char *const rk__cc_flags[] = {
+    "-std=c11", "-O2", "-fPIC", "-shared", "-pthread", "-w",
+#if defined(__SANITIZE_ADDRESS__)
+    "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
+#elif defined(__SANITIZE_THREAD__)
+    "-fsanitize=thread", "-fno-omit-frame-pointer",
+#endif
+    NULL
+};
 
 /* ---- The launch pool -------------------------------------------------------------------------------- */
 
@@ -54,7 +68,7 @@ typedef struct rk__cpu_job {
     rk__cpu_entry entry;
     rk_grid grid;                 /* first/last are set per chunk */
     void *const *args;
-    uint32_t total, chunk;        /* units (groups or planes) and how many one take gets */
+    uint32_t total, chunk;        /* units (groups, planes or rows) and how many one take gets */
     _Atomic uint32_t next;        /* the next unit to take */
     _Atomic int failed;           /* an entry returned nonzero */
 } rk__cpu_job;
@@ -170,7 +184,11 @@ static int rk__cpu_buffer_alloc(rk_runtime *rt, rk_buffer *b)
     void *p;
 
     (void)rt;
-    p = rk__aligned_zalloc(64, rk__align_up(b->size, 64));
+    /* Exactly b->size bytes, so that under ASan a kernel reading one element past the end is reported. */
+    if (posix_memalign(&p, 64, b->size) != 0)
+        p = NULL;
+    else
+        memset(p, 0, b->size);
     if (p == NULL)
         return rk__err(RK_ENOMEM, "rk_buffer_create: cannot allocate %zu bytes", b->size);
     b->impl = p;
@@ -327,7 +345,7 @@ static int rk__cc_build(const rk__build_req *req, const char *cc, const char *sc
                         void **so, size_t *so_len)
 {
     char src[4200], lib[4200], log[4200];
-    char *argv[24];
+    char *argv[32];
     int argc = 0, st, rc = 0;
 
     snprintf(src, sizeof src, "%s/program.c", scratch);
@@ -408,7 +426,12 @@ static int rk__cpu_program_build(rk_runtime *rt, rk_program *p, const rk__build_
     /* The compiler must exist even when the cache holds the program: its version is part of the key. */
     if ((rc = rk__cc_identity(cc, scratch, ident, sizeof ident)) != 0)
         goto out;
-    key = rk__cache_key_make(req->source, req->len, "c", u.machine, ident);
+    /* The key hashes the emitted C rather than the .rk text: it is the compiler's real input, so a
+     * change of the emitter (same library version, a development build) cannot load a stale object.
+     * Emitting costs well under a millisecond; the compiler is what the cache saves. */
+    if ((rc = rk__compute_emit(req, RK_TGT_C, &text, &len)) != 0)
+        goto out;
+    key = rk__cache_key_make(text, len, "c", u.machine, ident);
     if (req->cache_dir != NULL) {
         hit = rk__cache_load(req->cache_dir, key, "so", &so, &so_len, &rebuilt, p->info.cache_path,
                              sizeof p->info.cache_path);
@@ -421,8 +444,6 @@ static int rk__cpu_program_build(rk_runtime *rt, rk_program *p, const rk__build_
         }
     }
     if (hit != 1) {
-        if ((rc = rk__compute_emit(req, RK_TGT_C, &text, &len)) != 0)
-            goto out;
         if ((rc = rk__cc_build(req, cc, scratch, text, len, &so, &so_len)) != 0)
             goto out;
         if ((rc = rk__so_load(scratch, so, so_len, &handle)) != 0)
@@ -466,16 +487,11 @@ static void rk__cpu_program_free(rk_runtime *rt, rk_program *p)
 
 /* ---- Launches --------------------------------------------------------------------------------------- */
 
-/* A parameter's value as the emitted entry reads it (emit_c.c: bool as bool, buffers as pointers). */
+/* The values the emitted entry reads that rk_arg does not hold as such (emit_c.c: a buffer parameter is its
+ * pointer, bool is bool); every other kind is read from the rk_arg's own union member. */
 typedef union rk__cpu_val {
     void *ptr;
     bool b;
-    int32_t i32;
-    uint32_t u32;
-    int64_t i64;
-    uint64_t u64;
-    float f32;
-    double f64;
 } rk__cpu_val;
 
 static int rk__cpu_launch(rk_runtime *rt, rk_program *p, const rk__compute_kernel *k, const rk__launch_geom *g,
@@ -497,17 +513,15 @@ static int rk__cpu_launch(rk_runtime *rt, rk_program *p, const rk__compute_kerne
         }
     }
     for (uint32_t i = 0; i < k->nparams; i++) {
-        switch (args[i].kind) {
-        case RK_ARG_BUFFER: vals[i].ptr = args[i].v.buf->impl; break;
-        case RK_ARG_BOOL: vals[i].b = args[i].v.b != 0; break;
-        case RK_ARG_I32: vals[i].i32 = args[i].v.i32; break;
-        case RK_ARG_U32: vals[i].u32 = args[i].v.u32; break;
-        case RK_ARG_I64: vals[i].i64 = args[i].v.i64; break;
-        case RK_ARG_U64: vals[i].u64 = args[i].v.u64; break;
-        case RK_ARG_F32: vals[i].f32 = args[i].v.f32; break;
-        case RK_ARG_F64: vals[i].f64 = args[i].v.f64; break;
+        if (args[i].kind == RK_ARG_BUFFER) {
+            vals[i].ptr = args[i].v.buf->impl;
+            ptrs[i] = &vals[i].ptr;
+        } else if (args[i].kind == RK_ARG_BOOL) {
+            vals[i].b = args[i].v.b != 0;
+            ptrs[i] = &vals[i].b;
+        } else {
+            ptrs[i] = (void *)&args[i].v; /* every member starts at the union's address; read only */
         }
-        ptrs[i] = &vals[i];
     }
     if ((rc = rk__cpu_compute_get(rt, &c)) != 0)
         goto out;
@@ -516,8 +530,8 @@ static int rk__cpu_launch(rk_runtime *rt, rk_program *p, const rk__compute_kerne
     job.args = ptrs;
     memcpy(job.grid.groups, g->groups, sizeof job.grid.groups);
     memcpy(job.grid.size, g->grid, sizeof job.grid.size);
-    /* Stencils are split by z-planes (emit_c.c), global kernels by linear workgroups. */
-    job.total = k->stencil ? g->grid[2] : g->groups[0] * g->groups[1] * g->groups[2];
+    /* Stencils are split by z-planes, 2D ones by rows (emit_c.c); global kernels by linear workgroups. */
+    job.total = !k->stencil ? g->groups[0] * g->groups[1] * g->groups[2] : k->dims == 2 ? g->grid[1] : g->grid[2];
     /* About four chunks per worker: enough to even out uneven chunks, few enough to keep takes cheap. */
     job.chunk = job.total / ((c->nthreads + 1) * 4);
     if (job.chunk == 0)

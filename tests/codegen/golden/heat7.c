@@ -15,7 +15,7 @@ typedef struct rk_u32x3 {
 
 /* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids
  * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of
- * z-planes. The CPU backend declares the same struct (cpu_compute.c). */
+ * z-planes (2D: of rows). The CPU backend declares the same struct (cpu_compute.c). */
 typedef struct rk_grid {
     uint32_t groups[3];
     uint32_t first, last;
@@ -26,7 +26,7 @@ typedef struct rk_grid {
 #define rk_at(dx, dy, dz) (rk_c + (ptrdiff_t)(dz) * rk_sz + (ptrdiff_t)(dy) * rk_sy + (dx))
 
 /* @kernel(stencil, radius = 1, dims = 3), line 3: the interior points of planes
- * [z_first, z_last) of an nx x ny x nz grid (nz = 1 in 2D). */
+ * [z_first, z_last) of an nx x ny x nz grid. */
 void heat7(const float *u, float *v, float alpha, uint32_t nx, uint32_t ny, uint32_t nz, uint32_t z_first, uint32_t z_last)
 {
     const rk_u32x3 rk_grid_size = { nx, ny, nz };

@@ -22,7 +22,7 @@ typedef struct rk_kctx {
 
 /* A launch. Global kernels: the grid's size in groups and the range [first, last) of linear group ids
  * to run. Stencils (through their __rk_entry): size is the grid nx, ny, nz and [first, last) a range of
- * z-planes. The CPU backend declares the same struct (cpu_compute.c). */
+ * z-planes (2D: of rows). The CPU backend declares the same struct (cpu_compute.c). */
 typedef struct rk_grid {
     uint32_t groups[3];
     uint32_t first, last;
