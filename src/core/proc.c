@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "core/proc.h"
@@ -84,5 +85,38 @@ int rk__scratch_dir(const char *tag, char *dir, size_t cap)
     snprintf(dir, cap, "%s/%s-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", tag);
     if (mkdtemp(dir) == NULL)
         return rk__err(RK_EIO, "rk_program_create: cannot create a scratch directory '%s': %s", dir, strerror(errno));
+    return 0;
+}
+
+const char *rk__tool(const char *env, const char *dflt)
+{
+    const char *t = getenv(env);
+
+    return t != NULL && t[0] != '\0' ? t : dflt;
+}
+
+int rk__tool_identity(const char *tool, const char *what, const char *hint, const char *scratch, char *out,
+                      size_t cap)
+{
+    char path[4200], *text;
+    char *argv[] = { (char *)tool, "--version", NULL };
+    size_t len = 0;
+    int st;
+
+    snprintf(path, sizeof path, "%s/version.txt", scratch);
+    st = rk__proc_run(argv, path);
+    if (st < 0)
+        return rk__err(RK_ENODEV, "rk_program_create: no %s: cannot run '%s' (%s); %s", what, tool, strerror(errno),
+                       hint);
+    text = rk__file_slurp(path, &len);
+    unlink(path);
+    if (st != 0 || text == NULL) {
+        free(text);
+        return rk__err(RK_ENODEV, "rk_program_create: '%s --version' failed (exit %d): not a usable %s", tool, st,
+                       what);
+    }
+    text[strcspn(text, "\n")] = '\0';
+    snprintf(out, cap, "%s|%s|", tool, text);
+    free(text);
     return 0;
 }

@@ -19,6 +19,18 @@ char *rk__file_slurp(const char *path, size_t *len);
 /** Writes n bytes to path (created or truncated). Returns 0, or -1 with errno. */
 int rk__file_put(const char *path, const void *data, size_t n);
 
+/** The program named by environment variable env when it is set and not empty, else dflt. */
+const char *rk__tool(const char *env, const char *dflt);
+
+/**
+ * A compiler's identity for a cache key: runs `tool --version` (its output in scratch/version.txt, removed
+ * after) and writes "<tool>|<first line of the output>|" to out. Returns 0, or RK_ENODEV with the detail
+ * "rk_program_create: no <what>: cannot run '<tool>' (<reason>); <hint>", or "'<tool> --version' failed
+ * (exit N): not a usable <what>".
+ */
+int rk__tool_identity(const char *tool, const char *what, const char *hint, const char *scratch, char *out,
+                      size_t cap);
+
 /** Creates a private scratch directory `$TMPDIR/<tag>-XXXXXX` (else /tmp). Returns 0 or RK_EIO. */
 int rk__scratch_dir(const char *tag, char *dir, size_t cap);
 

@@ -215,46 +215,20 @@ static int rk__cpu_buffer_read(rk_runtime *rt, const rk_buffer *b, size_t off, v
 
 /* ---- The C compiler --------------------------------------------------------------------------------- */
 
-static const char *rk__cc(void)
-{
-    const char *cc = getenv("RK_CC");
+static const char *rk__cc(void) { return rk__tool("RK_CC", "cc"); }
 
-    return cc != NULL && cc[0] != '\0' ? cc : "cc";
-}
-
-/*
- * The compiler's identity for the cache key: its name, the first line of `cc --version` and the flags.
- * RK_ENODEV when it cannot be run.
- */
+/* The compiler's identity for the cache key: its name, the first line of `cc --version` and the flags.
+ * RK_ENODEV when it cannot be run. */
 static int rk__cc_identity(const char *cc, const char *scratch, char *out, size_t cap)
 {
-    char path[4200], *text;
-    char *argv[] = { (char *)cc, "--version", NULL };
-    size_t len = 0;
-    int st;
+    int rc = rk__tool_identity(cc, "C compiler for the CPU backend", "install one or set RK_CC", scratch, out, cap);
 
-    snprintf(path, sizeof path, "%s/version.txt", scratch);
-    st = rk__proc_run(argv, path);
-    if (st < 0)
-        return rk__err(RK_ENODEV,
-                       "rk_program_create: no C compiler for the CPU backend: cannot run '%s' (%s); install one or "
-                       "set RK_CC",
-                       cc, strerror(errno));
-    text = rk__file_slurp(path, &len);
-    unlink(path);
-    if (st != 0 || text == NULL) {
-        free(text);
-        return rk__err(RK_ENODEV, "rk_program_create: '%s --version' failed (exit %d): not a usable C compiler", cc, st);
-    }
-    text[strcspn(text, "\n")] = '\0';
-    snprintf(out, cap, "%s|%s|", cc, text);
-    for (int i = 0; rk__cc_flags[i] != NULL; i++) {
+    for (int i = 0; rc == 0 && rk__cc_flags[i] != NULL; i++) {
         size_t at = strlen(out);
 
         snprintf(out + at, cap - at, " %s", rk__cc_flags[i]);
     }
-    free(text);
-    return 0;
+    return rc;
 }
 
 /* Compiles the C text into a shared object; its bytes in *so (malloc'd). RK_EBACKEND with the log. */

@@ -334,74 +334,49 @@ static int rk__vkc_staged(rk__vkc *v, rk__vk_buffer *vb, size_t off, const void 
     return rc;
 }
 
-static int rk__vkc_buffer_write(rk_runtime *rt, rk_buffer *b, size_t off, const void *src, size_t n)
+/* A host copy into (src) or out of (dst) buffer vb, after every earlier launch (C2): direct where the
+ * memory is mapped (VC3: nothing is pending then), else through a staging buffer. */
+static int rk__vkc_buffer_io(rk_runtime *rt, rk__vk_buffer *vb, size_t off, const void *src, void *dst, size_t n)
 {
-    rk__vk_buffer *vb = b->impl;
     rk__vkc *v;
     int rc;
 
-    if ((rc = rk__vkc_get(rt, &v)) != 0 || (rc = rk__vkc_drain(v)) != 0)
+    if ((rc = rk__vkc_get(rt, &v)) != 0 || (rc = rk__vkc_drain(v)) != 0 || n == 0)
         return rc;
-    if (n == 0)
-        return 0;
-    if (vb->map != NULL) {
-        memcpy((char *)vb->map + off, src, n); /* VC3: no launch is pending */
-        return 0;
-    }
-    return rk__vkc_staged(v, vb, off, src, NULL, n);
+    if (vb->map == NULL)
+        return rk__vkc_staged(v, vb, off, src, dst, n);
+    if (src != NULL)
+        memcpy((char *)vb->map + off, src, n);
+    else
+        memcpy(dst, (const char *)vb->map + off, n);
+    return 0;
+}
+
+static int rk__vkc_buffer_write(rk_runtime *rt, rk_buffer *b, size_t off, const void *src, size_t n)
+{
+    return rk__vkc_buffer_io(rt, b->impl, off, src, NULL, n);
 }
 
 static int rk__vkc_buffer_read(rk_runtime *rt, const rk_buffer *b, size_t off, void *dst, size_t n)
 {
-    rk__vk_buffer *vb = b->impl;
-    rk__vkc *v;
-    int rc;
-
-    if ((rc = rk__vkc_get(rt, &v)) != 0 || (rc = rk__vkc_drain(v)) != 0)
-        return rc;
-    if (n == 0)
-        return 0;
-    if (vb->map != NULL) {
-        memcpy(dst, (const char *)vb->map + off, n); /* VC3 */
-        return 0;
-    }
-    return rk__vkc_staged(v, vb, off, NULL, dst, n);
+    return rk__vkc_buffer_io(rt, b->impl, off, NULL, dst, n);
 }
 
 /* ---- glslangValidator ------------------------------------------------------------------------------ */
 
-static const char *rk__glslang(void)
-{
-    const char *g = getenv("RK_GLSLANG");
-
-    return g != NULL && g[0] != '\0' ? g : "glslangValidator";
-}
+static const char *rk__glslang(void) { return rk__tool("RK_GLSLANG", "glslangValidator"); }
 
 /* glslang's identity for the cache key: its name, the first line of `--version` and the target. RK_ENODEV
  * when it cannot be run. */
 static int rk__glslang_identity(const char *g, const char *scratch, char *out, size_t cap)
 {
-    char path[4200], *text;
-    char *argv[] = { (char *)g, "--version", NULL };
-    size_t len = 0;
-    int st;
+    int rc = rk__tool_identity(g, "GLSL compiler for the Vulkan backend (glslangValidator)",
+                               "install glslang-tools or set RK_GLSLANG", scratch, out, cap);
+    size_t at = strlen(out);
 
-    snprintf(path, sizeof path, "%s/version.txt", scratch);
-    st = rk__proc_run(argv, path);
-    if (st < 0)
-        return rk__err(RK_ENODEV, "rk_program_create: no GLSL compiler for the Vulkan backend: cannot run '%s' "
-                       "(%s); install glslang-tools or set RK_GLSLANG", g, strerror(errno));
-    text = rk__file_slurp(path, &len);
-    unlink(path);
-    if (st != 0 || text == NULL) {
-        free(text);
-        return rk__err(RK_ENODEV, "rk_program_create: '%s --version' failed (exit %d): not a usable glslangValidator",
-                       g, st);
-    }
-    text[strcspn(text, "\n")] = '\0';
-    snprintf(out, cap, "%s|%s|-V --target-env " RK__VKC_TARGET_ENV, g, text);
-    free(text);
-    return 0;
+    if (rc == 0)
+        snprintf(out + at, cap - at, "-V --target-env " RK__VKC_TARGET_ENV);
+    return rc;
 }
 
 /* Compiles kernel `name` of the GLSL text (at src_path) into SPIR-V: *words (malloc'd), *nwords. Several
