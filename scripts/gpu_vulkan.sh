@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu_vulkan.sh - the Vulkan suite against the NVIDIA driver on a lent H200 (device tool): builds the
 # library and the Vulkan tests, then runs `ringkernel info` (the NVIDIA device must be listed), the Vulkan
-# demo, vulkan_test, the runtime suite on Vulkan and the compute conformance program on Vulkan, all under
+# demo, vulkan_test, the runtime suite on Vulkan, vulkan_compute_test and the compute conformance program on Vulkan, all under
 # the validation layer where it loads. Logs go to $OUT (or ./gpu-out). Needs .deps (scripts/gpu_deps.sh),
 # carried. Exit status: 0 when every step passed, 1 otherwise (a skip, exit 77, counts as a failure here:
 # on the H200 the Vulkan device must be there).
@@ -25,7 +25,7 @@ cmake -S . -B build-vk -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRK_WITH_CUDA=OFF -DRK
       -DRK_BUILD_PYTHON=OFF > "$out/vk-cmake.log" 2>&1 || { tail -40 "$out/vk-cmake.log"; exit 1; }
 grep 'RingKernel:' "$out/vk-cmake.log"
 # Only what the Vulkan steps run (the rest of the tree is gpu_run.sh's).
-vk_targets=(ringkernel_cli runtime_test vulkan_test)
+vk_targets=(ringkernel_cli runtime_test vulkan_test vulkan_compute_test)
 [ -f tests/compute/compute_conformance.c ] && vk_targets+=(compute_conformance)
 cmake --build build-vk -j16 --target "${vk_targets[@]}" > "$out/vk-build.log" 2>&1 ||
   { tail -50 "$out/vk-build.log"; exit 1; }
@@ -45,7 +45,7 @@ fi
 say "ringkernel demo --backend vulkan"
 build-vk/cli/ringkernel demo --backend vulkan -n 20000 || fail=1
 
-say "Vulkan tests (ctest -L vulkan: vulkan, vulkan_validation_counts, runtime_vulkan, compute_conformance_vulkan)"
+say "Vulkan tests (ctest -L vulkan: vulkan, vulkan_validation_counts, runtime_vulkan, vulkan_compute, compute_conformance_vulkan)"
 (cd build-vk && timeout 400 ctest -L vulkan --output-on-failure -V --output-junit "$out/vk-junit.xml" 2>&1 |
   grep -vE '^\s*$' > "$out/vk-ctest.log"; exit "${PIPESTATUS[0]}") || fail=1
 grep -E 'SKIPPED|FAILED|PASSED|rk-vulkan-validation|Test +#|tests passed' "$out/vk-ctest.log" | tail -60

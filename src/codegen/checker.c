@@ -1782,8 +1782,17 @@ static void access_expr(const rk__ir_expr *e, int store)
         for (uint32_t i = 0; i < e->u.intr.nargs; i++) {
             const rk__ir_expr *a = e->u.intr.args[i];
 
-            if (i == 0 && in && (in->flags & RK_IF_ATOMIC) && a->type->kind == RK_TY_PTR)
-                mark(a, RK_ACC_READ | RK_ACC_WRITE | RK_ACC_ATOMIC);
+            if (i == 0 && in && (in->flags & RK_IF_ATOMIC) && a->type->kind == RK_TY_PTR) {
+                /* The operand is a pointer variable or the address of an element (`&bins[k]`): the buffer
+                 * at its root is read, written and used atomically, and its index expressions are read. */
+                const rk__ir_expr *r = a;
+
+                access_expr(a, 0);
+                while (r->kind == RK_IR_ADDR || r->kind == RK_IR_INDEX || r->kind == RK_IR_FIELD ||
+                       r->kind == RK_IR_DEREF || r->kind == RK_IR_SWIZZLE)
+                    r = r->kind == RK_IR_FIELD ? r->u.field.base : r->kind == RK_IR_SWIZZLE ? r->u.swz.base : r->u.op.a;
+                mark(r, RK_ACC_READ | RK_ACC_WRITE | RK_ACC_ATOMIC);
+            }
             else if (i == 0 && in && strcmp(in->name, "store") == 0)
                 mark(a, RK_ACC_WRITE);
             else

@@ -1464,43 +1464,63 @@ void rk__emit_param_copies(rk__emitter *e, const rk__ir_func *f, const char *kw,
     }
 }
 
+/* The type of a stencil's rk_grid_size (uvec3), for the layout below. */
+static const rk__ty rk__u32_ty = { .kind = RK_TY_U32 };
+static const rk__ty rk__uvec3_ty = { .kind = RK_TY_VEC, .elem = &rk__u32_ty, .len = 3 };
+
+uint32_t rk__emit_push_layout(const rk__ir_func *f, uint32_t *off)
+{
+    uint32_t at = 0;
+
+    for (uint32_t i = 0; i <= f->nparams; i++) {
+        const rk__ty *t = i < f->nparams ? f->params[i]->type : f->kind == RK_KK_STENCIL ? &rk__uvec3_ty : NULL;
+        uint32_t a, size;
+
+        off[i] = UINT32_MAX;
+        if (t == NULL || t->kind == RK_TY_PTR)
+            continue;
+        rk__emit_std430(t, &a, &size);
+        at = (at + a - 1) / a * a;
+        off[i] = at;
+        at += size;
+    }
+    return at;
+}
+
 uint32_t rk__emit_params_block(rk__emitter *e, const rk__ir_func *f, rk__out *members, rk__out *doc)
 {
     int glsl = !(e->L->flags & RK_EL_WGSL);
-    uint32_t off = 0;
-    rk__ty u = { 0 }, u3 = { 0 };
+    uint32_t small[17], *off = f->nparams < 17 ? small : malloc((f->nparams + 1) * sizeof *off), size;
     rk__ir_var gs = { 0 };
 
+    if (off == NULL) {
+        rk__emit_error(e, f->pos, "out of memory");
+        return 0;
+    }
+    size = rk__emit_push_layout(f, off);
     /* A stencil's grid size follows the parameters. */
-    u.kind = RK_TY_U32;
-    u3.kind = RK_TY_VEC;
-    u3.elem = &u;
-    u3.len = 3;
     gs.kind = RK_VAR_LOCAL;
     gs.name = (rk__str){ "rk_grid_size", 12 };
-    gs.type = &u3;
+    gs.type = &rk__uvec3_ty;
     for (uint32_t i = 0; i <= f->nparams; i++) {
-        const rk__ir_var *p = i < f->nparams ? f->params[i] : f->kind == RK_KK_STENCIL ? &gs : NULL;
-        uint32_t a, size;
+        const rk__ir_var *p = i < f->nparams ? f->params[i] : &gs;
         rk__out d = { 0 };
 
-        if (p == NULL || p->type->kind == RK_TY_PTR) {
+        if (off[i] == UINT32_MAX)
             continue;
-        }
         rk__emit_check_std430(e, p->type, f->pos);
-        rk__emit_std430(p->type, &a, &size);
-        off = (off + a - 1) / a * a;
         rk__emit_decl(e, &d, p, f->pos);
         if (glsl) {
-            rk__out_printf(members, "    layout(offset = %u) %s;\n", off, d.buf ? d.buf : "");
+            rk__out_printf(members, "    layout(offset = %u) %s;\n", off[i], d.buf ? d.buf : "");
         } else {
-            rk__out_printf(members, "    %s, // offset %u\n", d.buf ? d.buf : "", off);
+            rk__out_printf(members, "    %s, // offset %u\n", d.buf ? d.buf : "", off[i]);
         }
-        rk__out_printf(doc, "%s%.*s at %u", doc->len ? ", " : "", (int)p->name.len, p->name.ptr, off);
-        off += size;
+        rk__out_printf(doc, "%s%.*s at %u", doc->len ? ", " : "", (int)p->name.len, p->name.ptr, off[i]);
         rk__out_free(&d);
     }
-    return off;
+    if (off != small)
+        free(off);
+    return size;
 }
 
 void rk__emit_check_std430(rk__emitter *e, const rk__ty *t, rk__pos at)

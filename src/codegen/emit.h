@@ -221,6 +221,15 @@ void rk__emit_stencil_guard(rk__emitter *e, const rk__ir_func *f, int set_index)
 void rk__emit_param_copies(rk__emitter *e, const rk__ir_func *f, const char *kw, const char *from);
 
 /**
+ * The push-constant (GLSL) / uniform (WGSL) layout of kernel f's value parameters: off[i] (i < nparams) is
+ * parameter i's std430 offset, UINT32_MAX for a pointer (a buffer binding); off[nparams] is a stencil's
+ * rk_grid_size (uvec3), UINT32_MAX for a global kernel. off holds nparams + 1 entries. Returns the block's
+ * size in bytes. The one place the layout is computed: rk__emit_params_block writes it into the shader and
+ * the Vulkan backend fills its push constants from it (vulkan_compute.c).
+ */
+uint32_t rk__emit_push_layout(const rk__ir_func *f, uint32_t *off);
+
+/**
  * Appends to `members` the block of f's value parameters at std430 offsets (a stencil's rk_grid_size
  * last), one line each: GLSL `layout(offset = N) T name;`, WGSL `name: T, // offset N`; and to `doc`
  * "name at N, ...". Returns the block's size in bytes. Structs whose layout differs are reported.

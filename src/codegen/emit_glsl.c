@@ -4,7 +4,8 @@
  * The layout the runtime binds (the Vulkan backend's rk__vk_pipeline_create() contract):
  *   - A kernel's pointer parameters, in parameter order, are storage buffers of descriptor set 0 at
  *     bindings 0, 1, 2, ...: `layout(std430, set = 0, binding = k) buffer K_bk { T name[]; };`, readonly
- *     when the kernel never writes them (and for `const` and `constant` pointers). At most 16.
+ *     when the kernel never writes them, by a store or an atomic (and for `const` and `constant`
+ *     pointers). At most 16.
  *   - Its scalar, vector and struct parameters, in parameter order, are one push-constant block at offset 0
  *     with std430 offsets written out (`layout(offset = N)`); a stencil appends `uvec3 rk_grid_size`. At
  *     most 128 bytes, the size every Vulkan device accepts. bool is 4 bytes (0 or 1) there.
@@ -204,7 +205,9 @@ static void entry_open(rk__emitter *e, const rk__ir_func *f)
         rk__emit_type(e, &t, p->type->elem, f->pos);
         rk__emit_var_name(e, &v, p);
         rk__emit_line(e, "layout(std430, set = 0, binding = %u) %sbuffer %s_b%u { %s %s[]; };", binding,
-                      (p->access & RK_ACC_WRITE) && !p->type->is_const && p->type->space != RK_AS_CONSTANT
+                      /* An atomic writes too: a readonly buffer cannot be an atomic's operand. */
+                      (p->access & (RK_ACC_WRITE | RK_ACC_ATOMIC)) && !p->type->is_const &&
+                              p->type->space != RK_AS_CONSTANT
                           ? "" : "readonly ",
                       n.buf, binding, t.buf ? t.buf : "", v.buf ? v.buf : "");
         binding++;

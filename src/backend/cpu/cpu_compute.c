@@ -17,8 +17,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,15 +24,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend/cpu/cpu_internal.h"
 #include "codegen/intrinsics.h"
 #include "core/compute_internal.h"
 #include "core/internal.h"
+#include "core/proc.h"
 
-extern char **environ;
 
 /* The emitted prelude's rk_grid (emit_c.c), field for field. */
 typedef struct rk_grid {
@@ -218,132 +215,20 @@ static int rk__cpu_buffer_read(rk_runtime *rt, const rk_buffer *b, size_t off, v
 
 /* ---- The C compiler --------------------------------------------------------------------------------- */
 
-static const char *rk__cc(void)
-{
-    const char *cc = getenv("RK_CC");
+static const char *rk__cc(void) { return rk__tool("RK_CC", "cc"); }
 
-    return cc != NULL && cc[0] != '\0' ? cc : "cc";
-}
-
-/*
- * Runs argv (argv[0] looked up in PATH) with stdout and stderr into the file at out_path. Returns the exit
- * status (>= 0), or -1 with errno when it could not be started (ENOENT: no such program).
- */
-static int rk__run(char *const argv[], const char *out_path)
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int err, status;
-
-    if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
-        errno = err;
-        return -1;
-    }
-    err = posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (err == 0)
-        err = posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (err == 0)
-        err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (err == 0)
-        err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
-/* Reads a whole file into a malloc'd buffer (NUL-terminated; *len excludes the NUL). NULL on failure. */
-static char *rk__slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) != NULL) {
-        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = '\0';
-            *len = (size_t)n;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
-static int rk__write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-
-    if (f == NULL)
-        return -1;
-    if (fwrite(data, 1, n, f) != n) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-/* A private scratch directory for one build (mkdtemp under $TMPDIR, else /tmp). */
-static int rk__scratch(char *dir, size_t cap)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(dir, cap, "%s/rk-cc-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return rk__err(RK_EIO, "rk_program_create: cannot create a scratch directory '%s': %s", dir, strerror(errno));
-    return 0;
-}
-
-/*
- * The compiler's identity for the cache key: its name, the first line of `cc --version` and the flags.
- * RK_ENODEV when it cannot be run.
- */
+/* The compiler's identity for the cache key: its name, the first line of `cc --version` and the flags.
+ * RK_ENODEV when it cannot be run. */
 static int rk__cc_identity(const char *cc, const char *scratch, char *out, size_t cap)
 {
-    char path[4200], *text;
-    char *argv[] = { (char *)cc, "--version", NULL };
-    size_t len = 0;
-    int st;
+    int rc = rk__tool_identity(cc, "C compiler for the CPU backend", "install one or set RK_CC", scratch, out, cap);
 
-    snprintf(path, sizeof path, "%s/version.txt", scratch);
-    st = rk__run(argv, path);
-    if (st < 0) {
-        int e = errno;
-
-        unlink(path); /* the child may have opened it before its exec failed */
-        errno = e;
-    }
-    if (st < 0)
-        return rk__err(RK_ENODEV,
-                       "rk_program_create: no C compiler for the CPU backend: cannot run '%s' (%s); install one or "
-                       "set RK_CC",
-                       cc, strerror(errno));
-    text = rk__slurp(path, &len);
-    unlink(path);
-    if (st != 0 || text == NULL) {
-        free(text);
-        return rk__err(RK_ENODEV, "rk_program_create: '%s --version' failed (exit %d): not a usable C compiler", cc, st);
-    }
-    text[strcspn(text, "\n")] = '\0';
-    snprintf(out, cap, "%s|%s|", cc, text);
-    for (int i = 0; rk__cc_flags[i] != NULL; i++) {
+    for (int i = 0; rc == 0 && rk__cc_flags[i] != NULL; i++) {
         size_t at = strlen(out);
 
         snprintf(out + at, cap - at, " %s", rk__cc_flags[i]);
     }
-    free(text);
-    return 0;
+    return rc;
 }
 
 /* Compiles the C text into a shared object; its bytes in *so (malloc'd). RK_EBACKEND with the log. */
@@ -357,7 +242,7 @@ static int rk__cc_build(const rk__build_req *req, const char *cc, const char *sc
     snprintf(src, sizeof src, "%s/program.c", scratch);
     snprintf(lib, sizeof lib, "%s/program.so", scratch);
     snprintf(log, sizeof log, "%s/cc.log", scratch);
-    if (rk__write_file(src, text, len) != 0)
+    if (rk__file_put(src, text, len) != 0)
         return rk__err(RK_EIO, "rk_program_create: cannot write '%s': %s", src, strerror(errno));
     argv[argc++] = (char *)cc;
     for (int i = 0; rk__cc_flags[i] != NULL; i++)
@@ -367,18 +252,18 @@ static int rk__cc_build(const rk__build_req *req, const char *cc, const char *sc
     argv[argc++] = src;
     argv[argc++] = "-lm";
     argv[argc] = NULL;
-    st = rk__run(argv, log);
+    st = rk__proc_run(argv, log);
     if (st < 0) {
         rc = rk__err(RK_ENODEV, "rk_program_create: cannot run the C compiler '%s': %s", cc, strerror(errno));
     } else if (st != 0) {
         size_t n = 0;
-        char *out = rk__slurp(log, &n);
+        char *out = rk__file_slurp(log, &n);
 
         rk__compute_log(req, out != NULL ? out : "(no compiler output)");
         rc = rk__err(RK_EBACKEND, "rk_program_create: %s: the C compiler '%s' failed (exit %d): %.120s", req->name, cc,
                      st, out != NULL ? out : "");
         free(out);
-    } else if ((*so = rk__slurp(lib, so_len)) == NULL) {
+    } else if ((*so = rk__file_slurp(lib, so_len)) == NULL) {
         rc = rk__err(RK_EIO, "rk_program_create: cannot read the compiled '%s'", lib);
     }
     unlink(src);
@@ -398,7 +283,7 @@ static int rk__so_load(const char *scratch, const void *so, size_t len, void **h
     if (fd < 0)
         return rk__err(RK_EIO, "rk_program_create: cannot create '%s': %s", path, strerror(errno));
     close(fd);
-    if (rk__write_file(path, so, len) != 0) {
+    if (rk__file_put(path, so, len) != 0) {
         unlink(path);
         return rk__err(RK_EIO, "rk_program_create: cannot write '%s': %s", path, strerror(errno));
     }
@@ -427,7 +312,7 @@ static int rk__cpu_program_build(rk_runtime *rt, rk_program *p, const rk__build_
         snprintf(u.machine, sizeof u.machine, "unknown");
     rk__strlcpy(p->info.target, "c", sizeof p->info.target);
     rk__strlcpy(p->info.arch, u.machine, sizeof p->info.arch);
-    if ((rc = rk__scratch(scratch, sizeof scratch)) != 0)
+    if ((rc = rk__scratch_dir("rk-cc", scratch, sizeof scratch)) != 0)
         return rc;
     /* The compiler must exist even when the cache holds the program: its version is part of the key. */
     if ((rc = rk__cc_identity(cc, scratch, ident, sizeof ident)) != 0)

@@ -734,7 +734,8 @@ int rk__vk_buffer_create(rk__vk_ctx *c, VkDeviceSize size, rk__vk_mem where, VkB
                          rk__vk_buffer *out)
 {
     VkBufferCreateInfo bi = { .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size,
-                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT | extra_usage,
+                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT | extra_usage,
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE };
     VkMemoryAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO };
     VkMemoryRequirements req;
@@ -760,7 +761,11 @@ int rk__vk_buffer_create(rk__vk_ctx *c, VkDeviceSize size, rk__vk_mem where, VkB
     ai.memoryTypeIndex = (uint32_t)type;
     RK__VK_CHECK(c->vkAllocateMemory(c->device, &ai, NULL, &out->mem), fail_memory);
     RK__VK_CHECK(c->vkBindBufferMemory(c->device, out->buf, out->mem, 0), fail_bind);
-    if (where == RK__VK_MEM_HOST)
+    /* A device buffer in memory the host can also see coherently (lavapipe, integrated GPUs, resizable
+     * BAR) is mapped too, so the host copies to and from it without a staging buffer. */
+    if (where == RK__VK_MEM_HOST ||
+        (c->mem.memoryTypes[type].propertyFlags & (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) ==
+            (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
         RK__VK_CHECK(c->vkMapMemory(c->device, out->mem, 0, VK_WHOLE_SIZE, 0, &out->map), fail_bind);
     out->size = size;
     return 0;
@@ -877,9 +882,8 @@ int rk__vk_pipeline_create(rk__vk_ctx *c, const uint32_t *spirv, size_t words, u
     memset(out, 0, sizeof *out);
     if (spirv == NULL || words < 5 || spirv[0] != 0x07230203u)
         return rk__err(RK_EINVAL, "Vulkan: not a SPIR-V module (%zu words)", words);
-    if (bindings == 0 || bindings > RK__VK_MAX_BINDINGS || push_size % 4 != 0 ||
-        push_size > c->props.limits.maxPushConstantsSize)
-        return rk__err(RK_EINVAL, "Vulkan: %u bindings (1 to %u) and %u bytes of push constants (a multiple of 4, "
+    if (bindings > RK__VK_MAX_BINDINGS || push_size % 4 != 0 || push_size > c->props.limits.maxPushConstantsSize)
+        return rk__err(RK_EINVAL, "Vulkan: %u bindings (0 to %u) and %u bytes of push constants (a multiple of 4, "
                        "at most %u)", bindings, RK__VK_MAX_BINDINGS, push_size, c->props.limits.maxPushConstantsSize);
     for (uint32_t i = 0; i < bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){ .binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,

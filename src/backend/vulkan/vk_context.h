@@ -79,6 +79,8 @@
     X(vkCmdPushConstants)                                                                                 \
     X(vkCmdDispatch)                                                                                      \
     X(vkCmdDispatchIndirect)                                                                              \
+    X(vkCmdCopyBuffer)                                                                                    \
+    X(vkResetDescriptorPool)                                                                              \
     X(vkCmdPipelineBarrier)                                                                               \
     X(vkCmdFillBuffer)                                                                                    \
     X(vkCmdResetQueryPool)                                                                                \
@@ -125,7 +127,8 @@ const char *rk__vk_type_name(VkPhysicalDeviceType t);
  */
 int rk__vk_devices(rk__vk_device_desc *out, int max, const char **why);
 
-/** A buffer and its memory; map is the host address of a host-visible buffer, NULL otherwise. */
+/** A buffer and its memory; map is the host address of a host-visible buffer (RK__VK_MEM_HOST, or a device
+ * buffer whose memory is also host-visible and coherent), NULL otherwise. */
 typedef struct rk__vk_buffer {
     VkBuffer buf;
     VkDeviceMemory mem;
@@ -136,7 +139,7 @@ typedef struct rk__vk_buffer {
 /** Where a buffer lives. */
 typedef enum rk__vk_mem {
     RK__VK_MEM_HOST,   /* host-visible and coherent, mapped: the host writes inputs, reads outputs */
-    RK__VK_MEM_DEVICE, /* device-local where the device has such memory: state the host never reads */
+    RK__VK_MEM_DEVICE, /* device-local where the device has such memory (mapped if also host-visible) */
 } rk__vk_mem;
 
 /** A compute pipeline: `bindings` storage buffers at set 0, bindings 0..n-1, and push constants. */
@@ -221,7 +224,8 @@ int rk__vk_ctx_create(rk__vk_ctx **out, const rk__vk_ctx_opts *opts);
 /** Writes the pipeline cache back to its file (atomically: a temporary file, then rename) and frees all. */
 void rk__vk_ctx_destroy(rk__vk_ctx *c);
 
-/** Creates a buffer of size bytes usable as a storage buffer (and `extra_usage`). Returns 0 or RK_E*. */
+/** Creates a buffer of size bytes usable as a storage buffer and a transfer source and destination (and
+ * `extra_usage`). Returns 0 or RK_E*. */
 int rk__vk_buffer_create(rk__vk_ctx *c, VkDeviceSize size, rk__vk_mem where, VkBufferUsageFlags extra_usage,
                          rk__vk_buffer *out);
 void rk__vk_buffer_destroy(rk__vk_ctx *c, rk__vk_buffer *b);

@@ -31,6 +31,7 @@ endfunction()
 target_sources(rk_objects PRIVATE
   ${RK_VK_DIR}/vk_context.c
   ${RK_VK_DIR}/vulkan_backend.c
+  ${RK_VK_DIR}/vulkan_compute.c
   ${RK_VK_DIR}/vulkan_actors.c)
 rk_vk_embed_shader(rk_objects rk__vk_spv_echo ${RK_VK_SHADER_DIR}/echo.comp)
 rk_vk_embed_shader(rk_objects rk__vk_spv_counter ${RK_VK_SHADER_DIR}/counter.comp)

@@ -52,6 +52,7 @@
 #include "ringkernel/vulkan/rk_vk_abi.h"
 #include "backend/vulkan/vk_context.h"
 #include "backend/vulkan/vulkan_internal.h"
+#include "core/compute_internal.h"
 #include "core/internal.h"
 #include "core/runtime_internal.h"
 #include "ringkernel/builtin.h"
@@ -792,12 +793,15 @@ fail_ctx:
     return rc;
 }
 
+rk__vk_ctx *rk__vk_runtime_ctx(rk_runtime *rt) { return ((rk__vk_rt *)rt->backend_data)->ctx; }
+
 static void rk__vk_destroy(rk_runtime *rt)
 {
     rk__vk_rt *vr = rt->backend_data;
 
     if (vr == NULL)
         return;
+    rk__vk_compute_destroy(rt); /* the core freed the programs and buffers already */
     for (int i = 0; i < RK__VK_MAX_PIPES; i++)
         rk__vk_pipeline_destroy(vr->ctx, &vr->pipes[i].pipe);
     rk__vk_ctx_destroy(vr->ctx); /* writes the pipeline cache file */
@@ -824,4 +828,5 @@ const rk_backend_ops rk__vulkan_backend_ops = {
     .poll = NULL,
     .release = rk__vk_release,
     .publish = NULL,
+    .compute = &rk__vk_compute_ops,
 };
