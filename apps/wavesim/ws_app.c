@@ -32,7 +32,7 @@ typedef struct app_opts {
     rk_backend_kind backend;
     const char *out;
     int interactive, line, reflect;
-    double dx, freq, courant;
+    double dx, freq, courant, scale;
 } app_opts;
 
 static void usage(FILE *f)
@@ -44,6 +44,7 @@ static void usage(FILE *f)
             "  --backend B        cpu, cuda, vulkan or auto (default auto: the best available)\n"
             "  --out DIR          write frames (frame_NNNNN.png%s), probes.csv%s to DIR\n"
             "  --frames N         PNG frames, evenly spaced over the run (default 10 with --out)\n"
+            "  --scale PA         pressure drawn at full colour (default: per frame, the 99.5th percentile)\n"
             "  --dx M             cell size in metres (default %g)\n"
             "  --freq HZ          source frequency (default %g)\n"
             "  --courant F        fraction of the CFL limit for dt (default 0.9)\n"
@@ -120,6 +121,8 @@ static int parse_args(int argc, char **argv, app_opts *o)
             bad = !((o->dx = atof(v)) > 0);
         } else if (!strcmp(a, "--freq")) {
             bad = !((o->freq = atof(v)) > 0);
+        } else if (!strcmp(a, "--scale")) {
+            bad = !((o->scale = atof(v)) > 0);
         } else if (!strcmp(a, "--courant")) {
             o->courant = atof(v);
             bad = !(o->courant > 0 && o->courant <= 1);
@@ -233,16 +236,16 @@ static int write_frame(ws_sim *sim, const app_opts *o, float *field, float *plan
     snprintf(path, sizeof path, "%s/frame_%05u.png", o->out, k);
 #if WS_APP_DIMS == 2
     (void)plane;
-    rc = ws_png_write_field(path, field, solid2d, cfg->nx, cfg->ny, 0, zoom);
+    rc = ws_png_write_field(path, field, solid2d, cfg->nx, cfg->ny, (float)o->scale, zoom);
 #else
     uint32_t mid = cfg->nz / 2;
     if ((rc = ws_field_slice_z(field, cfg->nx, cfg->ny, cfg->nz, mid, plane)) != 0 ||
-        (rc = ws_png_write_field(path, plane, solid2d, cfg->nx, cfg->ny, 0, zoom)) != 0) {
+        (rc = ws_png_write_field(path, plane, solid2d, cfg->nx, cfg->ny, (float)o->scale, zoom)) != 0) {
         return rc;
     }
     snprintf(path, sizeof path, "%s/maxproj_%05u.png", o->out, k);
     if ((rc = ws_field_maxproj_z(field, cfg->nx, cfg->ny, cfg->nz, plane)) == 0) {
-        rc = ws_png_write_field(path, plane, NULL, cfg->nx, cfg->ny, 0, zoom);
+        rc = ws_png_write_field(path, plane, NULL, cfg->nx, cfg->ny, (float)o->scale, zoom);
     }
 #endif
     return rc;
@@ -503,10 +506,10 @@ static int run_interactive(rk_runtime *rt, ws_sim *sim, scene *sc)
         int cols, rows;
         ws_term_size(&cols, &rows);
         snprintf(status, sizeof status,
-                 " %s %s | %.1f FPS | %.0f steps/s | %u steps/frame | t %.4f s | source (%u,%u%s) %s| "
+                 " %s%s %s | %.1f FPS | %.0f steps/s | %u steps/frame | t %.4f s | source (%u,%u%s) | "
                  "space/i impulse, arrows/WASD move, p pause, c clear, +/- scale, q quit",
-                 APP_NAME + 11, rk_backend_name(rk_runtime_backend(rt)), fps, sps, per_frame, ws_sim_time(sim),
-                 sc->sx, sc->sy, WS_APP_DIMS == 3 ? ",z" : "", paused ? "PAUSED " : "");
+                 paused ? "PAUSED " : "", APP_NAME + 11, rk_backend_name(rk_runtime_backend(rt)), fps, sps,
+                 per_frame, ws_sim_time(sim), sc->sx, sc->sy, WS_APP_DIMS == 3 ? ",z" : "");
         ws_term_draw(view, solid2d, cfg->nx, cfg->ny, scale, (int)sc->sx, (int)sc->sy, cols, rows, status);
         if (paused) {
             usleep(30000);

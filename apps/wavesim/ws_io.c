@@ -63,6 +63,36 @@ out:
     return rc;
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * The automatic colour scale: the 99.5th percentile of |v|. The maximum would be the source's own cell,
+ * orders of magnitude above the field around it (a point source is singular), and wash the picture out.
+ * O(n log n) per frame; fine next to writing the PNG.
+ */
+static int auto_scale(const float *field, size_t n, float *scale)
+{
+    float *a = malloc(n * sizeof *a);
+    if (!a) {
+        return rk__err(RK_ENOMEM, "ws_png_write_field: no memory for the colour scale of %zu values", n);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(field[i])) {
+            a[m++] = fabsf(field[i]);
+        }
+    }
+    qsort(a, m, sizeof *a, cmp_float);
+    *scale = m ? a[(size_t)(0.995 * (double)(m - 1))] : 0;
+    *scale = *scale > 0 ? *scale : 1;
+    free(a);
+    return 0;
+}
+
 int ws_png_write_field(const char *path, const float *field, const uint8_t *solid, uint32_t w, uint32_t h,
                        float scale, uint32_t zoom)
 {
@@ -70,10 +100,10 @@ int ws_png_write_field(const char *path, const float *field, const uint8_t *soli
         return rk__err(RK_EINVAL, "ws_png_write_field: NULL field, empty image, zoom 0 or scale < 0");
     }
     if (scale == 0) {
-        for (size_t i = 0; i < (size_t)w * h; i++) {
-            scale = fabsf(field[i]) > scale ? fabsf(field[i]) : scale;
+        int rc = auto_scale(field, (size_t)w * h, &scale);
+        if (rc != 0) {
+            return rc;
         }
-        scale = scale > 0 ? scale : 1;
     }
     size_t W = (size_t)w * zoom, H = (size_t)h * zoom;
     uint8_t *img = malloc(W * H * 3);

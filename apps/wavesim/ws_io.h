@@ -21,7 +21,7 @@ int ws_png_write_rgb(const char *path, const uint8_t *rgb, uint32_t w, uint32_t 
 
 /**
  * Writes a w x h field (x fastest) as a PNG with ws_colormap: a value of `scale` (> 0) is full colour;
- * scale 0 uses the field's largest magnitude. Cells with solid[i] != 0 (solid may be NULL) are drawn dark
+ * scale 0 uses the 99.5th percentile of the magnitudes (a point source's own cell would otherwise set it). Cells with solid[i] != 0 (solid may be NULL) are drawn dark
  * grey. The row y = h - 1 is at the top, so +y points up as in a plot. `zoom` (>= 1) repeats every cell
  * zoom x zoom times.
  */
