@@ -40,7 +40,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s [options]\n"
             "  --steps N          time steps (default %u)\n"
-            "  --grid N|NxM%s     cells per axis, walls included (default %s)\n"
+            "  --grid %-11s cells per axis, walls included (default %s)\n"
             "  --backend B        cpu, cuda, vulkan or auto (default auto: the best available)\n"
             "  --out DIR          write frames (frame_NNNNN.png%s), probes.csv%s to DIR\n"
             "  --frames N         PNG frames, evenly spaced over the run (default 10 with --out)\n"
@@ -54,7 +54,7 @@ static void usage(FILE *f)
             "                     impulse at the source, arrows/WASD: move the source%s, p: pause/resume,\n"
             "                     c: clear the field, +/-: colour scale, q: quit\n"
             "  --help\n",
-            APP_NAME, WS_APP_DIMS == 2 ? 2000u : 400u, WS_APP_DIMS == 2 ? "" : "xK",
+            APP_NAME, WS_APP_DIMS == 2 ? 2000u : 400u, WS_APP_DIMS == 2 ? "N|NxM" : "N|NxMxK",
             WS_APP_DIMS == 2 ? "512x512" : "128x128x128", WS_APP_DIMS == 2 ? "" : " mid slice, maxproj_NNNNN.png",
             WS_APP_DIMS == 2 ? "" : ", binaural.wav (48 kHz stereo)", WS_APP_DIMS == 2 ? 0.005 : 0.02,
             WS_APP_DIMS == 2 ? 2000.0 : 1500.0,
@@ -546,7 +546,17 @@ int main(int argc, char **argv)
     }
     ws_config cfg = { .dims = WS_APP_DIMS, .nx = o.nx, .ny = o.ny, .nz = o.nz, .dx = o.dx, .c0 = 343.0,
                       .courant = o.courant, .boundary = o.reflect ? WS_REFLECT : WS_ABSORB };
-    if ((rc = ws_sim_create(rt, &cfg, &sim)) != 0 || (rc = scene_build(sim, &o, &sc)) != 0) {
+    rc = ws_sim_create(rt, &cfg, &sim);
+    if (rc == RK_ENOTSUP && o.backend == RK_BACKEND_AUTO && rk_runtime_backend(rt) != RK_BACKEND_CPU) {
+        /* auto picked a backend whose compute path is not there (yet): say so and run on the CPU. */
+        fprintf(stderr, "%s: %s; using the cpu backend\n", APP_NAME, rk_last_error());
+        rk_runtime_destroy(rt);
+        rt = NULL;
+        if ((rc = rk_runtime_create(&rt, &(rk_runtime_opts){ .backend = RK_BACKEND_CPU })) == 0) {
+            rc = ws_sim_create(rt, &cfg, &sim);
+        }
+    }
+    if (rc != 0 || (rc = scene_build(sim, &o, &sc)) != 0) {
         goto out;
     }
     rc = o.interactive ? run_interactive(rt, sim, &sc) : run_batch(rt, sim, &o, &sc);
