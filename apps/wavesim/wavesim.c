@@ -400,8 +400,11 @@ double ws_source_wave(const ws_source *src, double t)
     if (src->duration > 0 && tau > src->duration) {
         return 0;
     }
-    /* A raised-cosine ramp over the first period keeps the switch-on from being a broadband click. */
+    /* Raised-cosine ramps over the first period (and the last, with a duration) keep switching on and off
+     * from being broadband clicks. */
     double ramp = tau * src->freq < 1 ? 0.5 - 0.5 * cos(pi * tau * src->freq) : 1;
+    double left = src->duration > 0 ? (src->duration - tau) * src->freq : 1;
+    ramp *= left < 1 ? 0.5 - 0.5 * cos(pi * left) : 1;
     return ramp * sin(2 * pi * src->freq * tau);
 }
 

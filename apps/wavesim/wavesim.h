@@ -99,7 +99,7 @@ int ws_sim_is_solid(const ws_sim *s, uint32_t x, uint32_t y, uint32_t z);
 
 typedef enum ws_wave {
     WS_RICKER = 0, /* Ricker wavelet (Mexican hat) of peak frequency freq, centred at t_start + 1.5/freq */
-    WS_SINE = 1,   /* sin(2 pi freq (t - t_start)) from t_start, ramped in over one period */
+    WS_SINE = 1,   /* sin(2 pi freq (t - t_start)) from t_start, ramped in (and out) over one period */
 } ws_wave;
 
 typedef struct ws_source {

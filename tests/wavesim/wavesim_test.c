@@ -365,6 +365,53 @@ static void test_impedance_interface(void **state)
     ws_sim_destroy(s);
 }
 
+/* ---- Sources ---------------------------------------------------------------------------------------- */
+
+static void test_sine_source_and_impulses(void **state)
+{
+    (void)state;
+    /* A sine source of frequency 0.05 for 300 time units: the probe oscillates at 0.05 (rising zero
+     * crossings over the steady part) and is quiet once the tone has stopped: what is left 150 after the
+     * end is the 2D wake and the echo of a sponge only 0.6 wavelengths wide (a tone still playing would
+     * keep the steady amplitude). */
+    const double dt = 0.5, f = 0.05;
+    ws_sim *s = sim_new(2, 96, 96, 1, dt, WS_ABSORB);
+    ws_source src = { .wave = WS_SINE, .freq = f, .amp = 1, .duration = 300, .x = 40, .y = 48 };
+    uint32_t sid, id;
+    assert_int_equal(ws_sim_add_source(s, &src, &sid), 0);
+    assert_int_equal(ws_sim_add_probe(s, 50, 48, 0, &id), 0);
+    assert_int_equal(ws_sim_step(s, 1000), 0);
+    size_t n;
+    const float *p = probe(s, id, &n);
+    size_t first = 0, last = 0;
+    int crossings = 0;
+    for (size_t k = (size_t)(100 / dt); k < (size_t)(300 / dt); k++) {
+        if (p[k - 1] < 0 && p[k] >= 0) {
+            first = first ? first : k;
+            last = k, crossings++;
+        }
+    }
+    double freq = (crossings - 1) / ((double)(last - first) * dt);
+    double late = window_peak(p, (size_t)(450 / dt), n), steady = window_peak(p, (size_t)(100 / dt), (size_t)(300 / dt));
+    printf("  sine source: %.5f at the probe (%.3f), after it stopped %.2e of the steady amplitude\n", freq, f,
+           late / steady);
+    assert_true(fabs(freq - f) < 0.005 * f);
+    assert_true(late < 0.1 * steady);
+    /* Moving a source checks its cells as adding does. */
+    assert_int_equal(ws_sim_move_source(s, sid, 0, 48, 0), RK_EINVAL);
+    assert_int_equal(ws_sim_move_source(s, sid, 30, 30, 0), 0);
+    assert_int_equal(ws_sim_remove_source(s, sid), 0);
+    assert_int_equal(ws_sim_remove_source(s, sid), RK_EINVAL);
+    /* Impulses remove themselves once their wavelet has passed (3 / freq): the slots come back. */
+    for (int i = 0; i < WS_MAX_SOURCES; i++) {
+        assert_int_equal(ws_sim_impulse(s, 20 + (uint32_t)i, 30, 0, 1, 0.1), 0);
+    }
+    assert_int_equal(ws_sim_impulse(s, 20, 31, 0, 1, 0.1), RK_ELIMIT);
+    assert_int_equal(ws_sim_step(s, (uint32_t)(3 / 0.1 / dt) + 2), 0);
+    assert_int_equal(ws_sim_impulse(s, 20, 31, 0, 1, 0.1), 0);
+    ws_sim_destroy(s);
+}
+
 /* ---- Obstacles -------------------------------------------------------------------------------------- */
 
 static double arrival_peak(int wall)
@@ -416,6 +463,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_box_modes_2d),
         cmocka_unit_test(test_absorbing_boundary),
         cmocka_unit_test(test_impedance_interface),
+        cmocka_unit_test(test_sine_source_and_impulses),
         cmocka_unit_test(test_obstacle_shadow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
