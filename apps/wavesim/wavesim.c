@@ -36,6 +36,8 @@ struct ws_sim {
     rk_buffer *p[2];   /* W1 */
     int cur;
     rk_buffer *kap, *bb, *damp;
+    rk_buffer *mur_cells, *mur_inner; /* WS_MUR: the boundary cells and their inward neighbours */
+    uint32_t mur_count;
     float *c, *rho, *sponge;   /* host maps */
     uint8_t *solid;
     int dirty;                 /* W2 */
@@ -61,6 +63,7 @@ static size_t cell_index(const ws_sim *s, uint32_t x, uint32_t y, uint32_t z)
     return (size_t)x + (size_t)s->cfg.nx * ((size_t)y + (size_t)s->cfg.ny * z);
 }
 
+/* 1 for the outer ring of cells (the boundary, which the stencil never updates). */
 static int on_wall(const ws_sim *s, uint32_t x, uint32_t y, uint32_t z)
 {
     if (x == 0 || y == 0 || x == s->cfg.nx - 1 || y == s->cfg.ny - 1) {
@@ -123,7 +126,7 @@ static int config_resolve(ws_config *cfg)
                        cfg->dt, cfg->c_max * cfg->dt / cfg->dx, cfg->dims, 1 / sqrt((double)cfg->dims),
                        cfg->dx, cfg->c_max, limit);
     }
-    if (cfg->boundary != WS_REFLECT && cfg->boundary != WS_ABSORB) {
+    if (cfg->boundary != WS_REFLECT && cfg->boundary != WS_ABSORB && cfg->boundary != WS_MUR) {
         return rk__err(RK_EINVAL, "wavesim: unknown boundary %d", (int)cfg->boundary);
     }
     uint32_t shortest = cfg->nx < cfg->ny ? cfg->nx : cfg->ny;
@@ -177,6 +180,57 @@ static void sponge_fill(ws_sim *s)
     }
 }
 
+/* The axis position one cell inward from the boundary (unchanged when not on it). */
+static uint32_t inward(uint32_t v, uint32_t n)
+{
+    return v == 0 ? 1 : v == n - 1 ? n - 2 : v;
+}
+
+/*
+ * WS_MUR: lists the fluid boundary cells with their inward neighbours (diagonally inward at edges and
+ * corners, where first order is all the scheme claims anyway) and writes the damping map with
+ * k = (C - 1) / (C + 1), C = c dt / dx, on those cells and 0 elsewhere. damp is scratch of n floats.
+ */
+static int mur_upload(ws_sim *s, float *damp)
+{
+    const ws_config *cfg = &s->cfg;
+    size_t cap = rk_buffer_size(s->mur_cells) / sizeof(uint32_t);
+    uint32_t *cells = malloc(cap * sizeof *cells), *inner = malloc(cap * sizeof *inner);
+    int rc = 0;
+    if (!cells || !inner) {
+        rc = rk__err(RK_ENOMEM, "wavesim: no memory for the Mur boundary lists");
+        goto out;
+    }
+    memset(damp, 0, s->n * sizeof *damp);
+    uint32_t m = 0;
+    for (uint32_t z = 0; z < s->nz; z++) {
+        for (uint32_t y = 0; y < cfg->ny; y++) {
+            for (uint32_t x = 0; x < cfg->nx; x++) {
+                size_t i = cell_index(s, x, y, z);
+                if (!on_wall(s, x, y, z) || s->solid[i]) {
+                    continue;
+                }
+                double C = s->c[i] * cfg->dt / cfg->dx;
+                cells[m] = (uint32_t)i;
+                inner[m] = (uint32_t)cell_index(s, inward(x, cfg->nx), inward(y, cfg->ny),
+                                                cfg->dims == 3 ? inward(z, s->nz) : 0);
+                damp[i] = (float)((C - 1) / (C + 1));
+                m++;
+            }
+        }
+    }
+    s->mur_count = m;
+    if (m > 0 && ((rc = rk_buffer_write(s->mur_cells, 0, cells, m * sizeof *cells)) != 0 ||
+                  (rc = rk_buffer_write(s->mur_inner, 0, inner, m * sizeof *inner)) != 0)) {
+        goto out;
+    }
+    rc = rk_buffer_write(s->damp, 0, damp, s->n * sizeof *damp);
+out:
+    free(inner);
+    free(cells);
+    return rc;
+}
+
 /* W2: rebuilds the coefficient maps from the host maps and uploads them. */
 static int maps_upload(ws_sim *s)
 {
@@ -193,8 +247,15 @@ static int maps_upload(ws_sim *s)
         bb[i] = s->solid[i] ? 0.0f : (float)(s->cfg.rho0 / s->rho[i]);
     }
     if ((rc = rk_buffer_write(s->kap, 0, kap, s->n * sizeof *kap)) != 0 ||
-        (rc = rk_buffer_write(s->bb, 0, bb, s->n * sizeof *bb)) != 0 ||
-        (rc = rk_buffer_write(s->damp, 0, s->sponge, s->n * sizeof *s->sponge)) != 0) {
+        (rc = rk_buffer_write(s->bb, 0, bb, s->n * sizeof *bb)) != 0) {
+        goto out;
+    }
+    if (s->cfg.boundary == WS_MUR) {
+        rc = mur_upload(s, kap); /* kap is free for reuse as the damping map */
+    } else {
+        rc = rk_buffer_write(s->damp, 0, s->sponge, s->n * sizeof *s->sponge);
+    }
+    if (rc != 0) {
         goto out;
     }
     s->dirty = 0;
@@ -237,7 +298,7 @@ int ws_sim_create(rk_runtime *rt, const ws_config *cfg_in, ws_sim **out)
     for (uint32_t z = 0; z < s->nz; z++) {
         for (uint32_t y = 0; y < cfg.ny; y++) {
             for (uint32_t x = 0; x < cfg.nx; x++) {
-                s->solid[cell_index(s, x, y, z)] = (uint8_t)on_wall(s, x, y, z);
+                s->solid[cell_index(s, x, y, z)] = (uint8_t)(cfg.boundary != WS_MUR && on_wall(s, x, y, z));
             }
         }
     }
@@ -255,6 +316,15 @@ int ws_sim_create(rk_runtime *rt, const ws_config *cfg_in, ws_sim **out)
         (rc = rk_buffer_create(rt, (size_t)cfg.probe_chunk * WS_MAX_PROBES * sizeof(float), &s->hist)) != 0) {
         goto fail;
     }
+    if (cfg.boundary == WS_MUR) {
+        /* The boundary has at most 2 (nx ny + ny nz + nz nx) cells in 3D, 2 (nx + ny) in 2D. */
+        size_t nb = cfg.dims == 3 ? 2 * ((size_t)cfg.nx * cfg.ny + (size_t)cfg.ny * cfg.nz + (size_t)cfg.nz * cfg.nx)
+                                  : 2 * ((size_t)cfg.nx + cfg.ny);
+        if ((rc = rk_buffer_create(rt, nb * sizeof(uint32_t), &s->mur_cells)) != 0 ||
+            (rc = rk_buffer_create(rt, nb * sizeof(uint32_t), &s->mur_inner)) != 0) {
+            goto fail;
+        }
+    }
     if ((rc = maps_upload(s)) != 0) {
         goto fail;
     }
@@ -270,6 +340,8 @@ void ws_sim_destroy(ws_sim *s)
     if (!s) {
         return;
     }
+    rk_buffer_destroy(s->mur_inner);
+    rk_buffer_destroy(s->mur_cells);
     rk_buffer_destroy(s->hist);
     rk_buffer_destroy(s->probe_cells);
     rk_buffer_destroy(s->damp);
@@ -346,7 +418,8 @@ int ws_sim_set_solid_box(ws_sim *s, uint32_t x0, uint32_t y0, uint32_t z0, uint3
     for (uint32_t z = z0; z < z1; z++) {
         for (uint32_t y = y0; y < y1; y++) {
             for (uint32_t x = x0; x < x1; x++) {
-                s->solid[cell_index(s, x, y, z)] = (uint8_t)(solid || on_wall(s, x, y, z));
+                s->solid[cell_index(s, x, y, z)] =
+                    (uint8_t)(solid || (s->cfg.boundary != WS_MUR && on_wall(s, x, y, z)));
             }
         }
     }
@@ -420,9 +493,10 @@ static int source_check(const ws_sim *s, const ws_source *src)
     for (uint32_t k = 0; k < len; k++) {
         uint32_t x = src->x + (src->axis == 0 ? k : 0), y = src->y + (src->axis == 1 ? k : 0),
                  zz = z + (src->axis == 2 ? k : 0);
-        if (!inside(s, x, y, zz) || s->solid[cell_index(s, x, y, zz)]) {
+        if (!inside(s, x, y, zz) || on_wall(s, x, y, zz) || s->solid[cell_index(s, x, y, zz)]) {
             return rk__err(RK_EINVAL, "wavesim: source cell (%u, %u, %u) is %s", x, y, zz,
-                           inside(s, x, y, zz) ? "a wall or an obstacle" : "outside the grid");
+                           !inside(s, x, y, zz) ? "outside the grid"
+                           : on_wall(s, x, y, zz) ? "on the boundary ring" : "an obstacle");
         }
     }
     return 0;
@@ -579,6 +653,13 @@ static int step_one(ws_sim *s)
     int rc = rk_program_launch(s->prog, cfg->dims == 2 ? "wave2d" : "wave3d", size, args, 5);
     if (rc != 0) {
         return rc;
+    }
+    if (s->mur_count > 0) {
+        rk_arg ma[] = { RK_ARG_BUF(p), RK_ARG_BUF(q), RK_ARG_BUF(s->damp), RK_ARG_BUF(s->mur_cells),
+                        RK_ARG_BUF(s->mur_inner), RK_ARG_U32(s->mur_count) };
+        if ((rc = rk_program_launch(s->prog, "mur", (uint32_t[3]){ s->mur_count, 1, 1 }, ma, 6)) != 0) {
+            return rc;
+        }
     }
     /*
      * The scheme's source term at level n enters p_next as dt^2 f(t_n): the waveform is taken at the time of

@@ -14,8 +14,9 @@
  * chunk of steps.
  *
  * Geometry. Cells are indexed x fastest; (x, y, z) with z = 0 in 2D. The outermost ring of cells (x = 0,
- * x = nx - 1, ...) is the wall: rigid cells that are never updated. WS_REFLECT leaves it at that (a closed
- * box with sound-hard walls); WS_ABSORB adds a damping sponge layer of `sponge` cells inside it.
+ * x = nx - 1, ...) is the boundary, never updated by the stencil. WS_REFLECT makes it rigid (a closed box
+ * with sound-hard walls); WS_ABSORB too, with a damping sponge layer of `sponge` cells inside it; WS_MUR
+ * keeps it fluid and updates it with the first-order Mur condition (one more small launch per step).
  *
  * Errors: functions return 0 or a negative RK_E* code with rk_last_error() saying why.
  * Threads: one thread at a time per simulation (it uses its runtime's compute queue, compute.h).
@@ -34,6 +35,7 @@ typedef struct ws_sim ws_sim;
 typedef enum ws_boundary {
     WS_REFLECT = 0, /* rigid walls: a closed box */
     WS_ABSORB = 1,  /* a damping sponge layer in front of the walls */
+    WS_MUR = 2,     /* first-order Mur: the outer ring is fluid and updated by the one-way wave equation */
 } ws_boundary;
 
 typedef struct ws_config {
@@ -83,8 +85,8 @@ int ws_sim_set_density(ws_sim *s, const float *rho);
 
 /**
  * Marks the cells of the box [x0, x1) x [y0, y1) x [z0, z1) (clipped to the grid; z ignored in 2D) rigid
- * (solid != 0: a sound-hard obstacle that reflects) or fluid again (solid == 0; the wall ring stays
- * rigid). Returns 0 or RK_EINVAL for an empty box.
+ * (solid != 0: a sound-hard obstacle that reflects) or fluid again (solid == 0; the boundary ring stays
+ * rigid, except under WS_MUR). Returns 0 or RK_EINVAL for an empty box.
  */
 int ws_sim_set_solid_box(ws_sim *s, uint32_t x0, uint32_t y0, uint32_t z0, uint32_t x1, uint32_t y1,
                          uint32_t z1, int solid);
@@ -121,8 +123,8 @@ typedef struct ws_source {
 double ws_source_wave(const ws_source *src, double t);
 
 /**
- * Adds a source; *id (may be NULL) receives its id. Every cell of it must be a fluid cell inside the
- * walls. Returns 0; RK_EINVAL; RK_ELIMIT (WS_MAX_SOURCES active).
+ * Adds a source; *id (may be NULL) receives its id. Every cell of it must be a fluid cell off the
+ * boundary ring. Returns 0; RK_EINVAL; RK_ELIMIT (WS_MAX_SOURCES active).
  */
 #define WS_MAX_SOURCES 32
 int ws_sim_add_source(ws_sim *s, const ws_source *src, uint32_t *id);

@@ -31,7 +31,7 @@ typedef struct app_opts {
     uint32_t steps, nx, ny, nz, frames;
     rk_backend_kind backend;
     const char *out;
-    int interactive, line, reflect;
+    int interactive, line, reflect, mur;
     double dx, freq, courant, scale;
 } app_opts;
 
@@ -49,6 +49,7 @@ static void usage(FILE *f)
             "  --freq HZ          source frequency (default %g)\n"
             "  --courant F        fraction of the CFL limit for dt (default 0.9)\n"
             "  --reflect          rigid walls everywhere (default: absorbing sponge layer)\n"
+            "  --mur              first-order Mur absorbing boundary instead of the sponge\n"
             "%s"
             "  --interactive      live view in the terminal: space: impulse at a random place, i/enter:\n"
             "                     impulse at the source, arrows/WASD: move the source%s, p: pause/resume,\n"
@@ -102,6 +103,8 @@ static int parse_args(int argc, char **argv, app_opts *o)
             o->interactive = 1, takes = 0;
         } else if (!strcmp(a, "--reflect")) {
             o->reflect = 1, takes = 0;
+        } else if (!strcmp(a, "--mur")) {
+            o->mur = 1, takes = 0;
         } else if (!strcmp(a, "--line") && WS_APP_DIMS == 2) {
             o->line = 1, takes = 0;
         } else if (!v) {
@@ -545,7 +548,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ws_config cfg = { .dims = WS_APP_DIMS, .nx = o.nx, .ny = o.ny, .nz = o.nz, .dx = o.dx, .c0 = 343.0,
-                      .courant = o.courant, .boundary = o.reflect ? WS_REFLECT : WS_ABSORB };
+                      .courant = o.courant, .boundary = o.reflect ? WS_REFLECT : o.mur ? WS_MUR : WS_ABSORB };
     rc = ws_sim_create(rt, &cfg, &sim);
     if (rc == RK_ENOTSUP && o.backend == RK_BACKEND_AUTO && rk_runtime_backend(rt) != RK_BACKEND_CPU) {
         /* auto picked a backend whose compute path is not there (yet): say so and run on the CPU. */

@@ -7,8 +7,8 @@
  *     free-space Green's function amp dx / (4 pi C^2 r) (within 6 %), hence 1/r between two distances.
  *   - Closed 2D box (rigid walls): the spectrum of a probe peaks at f_mn = c/2 sqrt((m/Lx)^2 + (n/Ly)^2)
  *     (within 0.2 %) and, closer still, at the discrete dispersion relation of the scheme (within 0.02 %).
- *   - Absorbing sponge vs rigid walls: the reflected energy at a probe (its signal minus the free-space
- *     signal of a grid too large to echo in time) falls by more than 25 dB.
+ *   - Absorbing boundaries (sponge; first-order Mur) vs rigid walls: the reflected energy at a probe (its
+ *     signal minus the free-space signal of a grid too large to echo in time) falls by more than 25 dB.
  *   - Speed and density maps: a plane wave at an impedance step Z1 -> Z2 is reflected with
  *     R = (Z2 - Z1) / (Z2 + Z1) and transmitted with T = 2 Z2 / (Z2 + Z1) (within 3 %).
  *   - Obstacles: a rigid wall between source and probe cuts the arrival by more than 10x.
@@ -279,25 +279,27 @@ static void test_absorbing_boundary(void **state)
     (void)state;
     /* Free space: 440 cells, the nearest echo path is 219 + 209 > 350 = the run's end (700 steps of 0.5). */
     float *free_ = ricker_probe(440, WS_REFLECT), *rigid = ricker_probe(160, WS_REFLECT),
-          *sponge = ricker_probe(160, WS_ABSORB);
+          *sponge = ricker_probe(160, WS_ABSORB), *mur = ricker_probe(160, WS_MUR);
     /* The first echo in the 160-cell box (from x = 159: path 79 + 69) is centred at 1.5 / f0 + 148 = 163.
      * f0 = 0.1 (10 cells per wavelength): a sponge absorbs wavelengths shorter than its width; longer
      * ones see a step and reflect (docs/WAVESIM.md). */
-    double e_free = 0, e_rigid = 0, e_sponge = 0, e_direct_diff = 0;
+    double e_free = 0, e_rigid = 0, e_sponge = 0, e_mur = 0, e_direct_diff = 0;
     for (size_t k = 0; k < 700; k++) {
-        double r = rigid[k] - free_[k], a = sponge[k] - free_[k];
+        double r = rigid[k] - free_[k], a = sponge[k] - free_[k], m = mur[k] - free_[k];
         e_free += (double)free_[k] * free_[k];
-        e_rigid += r * r, e_sponge += a * a;
-        if (k < 2 * 120) { /* before any echo: all three agree */
-            e_direct_diff += r * r + a * a;
+        e_rigid += r * r, e_sponge += a * a, e_mur += m * m;
+        if (k < 2 * 120) { /* before any echo: all four agree */
+            e_direct_diff += r * r + a * a + m * m;
         }
     }
-    double db = 10 * log10(e_sponge / e_rigid);
-    printf("  reflected energy at the probe: rigid walls %.4g, sponge %.4g: %.1f dB (direct wavelet %.4g)\n",
-           e_rigid, e_sponge, db, e_free);
+    double db = 10 * log10(e_sponge / e_rigid), db_mur = 10 * log10(e_mur / e_rigid);
+    printf("  reflected energy at the probe: rigid walls %.4g, sponge %.4g (%.1f dB), Mur %.4g (%.1f dB); "
+           "direct wavelet %.4g\n", e_rigid, e_sponge, db, e_mur, db_mur, e_free);
     assert_true(e_direct_diff < 1e-6 * e_free);
     assert_true(e_rigid > 0.2 * e_free); /* the rigid box really does echo */
     assert_true(db < -25);
+    assert_true(db_mur < -25);
+    free(mur);
     free(sponge);
     free(rigid);
     free(free_);
