@@ -29,6 +29,8 @@ PACKAGES=(
     python3-setuptools
     python3-pytest
     python3-numpy
+    # WaveSim (apps/wavesim): PNG frames.
+    libpng-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
