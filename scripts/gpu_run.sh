@@ -80,4 +80,13 @@ say "benchmark k2k_bench (CPU sections on this host, then the GPU section)"
 timeout 300 build-gpu/bench/k2k_bench ${1:+--quick} --json "$out/k2k_bench.json" 2>&1 | tee "$out/k2k_bench.txt"
 say "benchmark compute_bench (compute.h: the same .rk kernels on cpu, cuda, vulkan; copy rooflines of each)"
 timeout 400 build-gpu/bench/compute_bench cpu cuda vulkan --json "$out/compute_bench.json" 2>&1 | tee "$out/compute_bench.txt"
+say "WaveSim on the GPU (apps/wavesim: the same wave.rk through compute.h; images, WAV, CSV under \$OUT/wave*)"
+for b in cuda vulkan cpu; do
+  g=256; [ "$b" = cpu ] && g=96
+  timeout 120 build-gpu/apps/wavesim/ringkernel-wavesim3d --backend $b --grid $g --steps 600 --frames 2 \
+    --out "$out/wave3d-$b" 2>&1 | tail -3
+done
+timeout 60 build-gpu/apps/wavesim/ringkernel-wavesim2d --backend cuda --grid 1024 --steps 2000 --frames 2 \
+  --out "$out/wave2d-cuda" 2>&1 | tail -3
+ls -la "$out"/wave3d-cuda "$out"/wave2d-cuda 2>&1 | head -20
 say "done"
