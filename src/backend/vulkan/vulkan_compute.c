@@ -347,7 +347,7 @@ static int rk__vkc_buffer_io(rk_runtime *rt, rk__vk_buffer *vb, size_t off, cons
         return rk__vkc_staged(v, vb, off, src, dst, n);
     if (src != NULL)
         memcpy((char *)vb->map + off, src, n);
-    else
+    else if (dst != NULL) /* always, for a read; said so GCC 13 sees it on the inlined write path too */
         memcpy(dst, (const char *)vb->map + off, n);
     return 0;
 }
