@@ -55,9 +55,9 @@ if [ "${1:-}" != "quick" ]; then
   timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/litmus_test 200000 2>&1 | tail -8
   echo "litmus memcheck exit: ${PIPESTATUS[0]}"
   say "compute-sanitizer memcheck + racecheck (cuda_compute_test: NVRTC programs, shared-memory stencil tiles)"
-  timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
+  RK_GPU_SANITIZER=1 timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
   echo "cuda_compute memcheck exit: ${PIPESTATUS[0]}"
-  timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
+  RK_GPU_SANITIZER=1 timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/cuda_compute_test 2>&1 | tail -12
   echo "cuda_compute racecheck exit: ${PIPESTATUS[0]}"
 fi
 

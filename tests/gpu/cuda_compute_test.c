@@ -298,6 +298,10 @@ static void test_compute_beside_actor(void **state)
     int64_t v = 42;
 
     (void)state;
+    /* compute-sanitizer runs one kernel at a time: a launch beside a resident actor would wait for it
+     * forever under the tool (as the pipelines of k2k_cuda_test), so RK_GPU_SANITIZER=1 leaves this out. */
+    if (getenv("RK_GPU_SANITIZER") != NULL && strcmp(getenv("RK_GPU_SANITIZER"), "1") == 0)
+        skip();
     alarm(120); /* a hang here is the failure C3 in cuda_backend.c prevents */
     p = build(rt, saxpy_src, "", &info); /* loaded before any persistent kernel is resident */
     assert_int_equal(rk_kernel_launch(rt, "counter", &lo, &k), 0);
